@@ -1,0 +1,214 @@
+"""The command line: parse arguments, call the library, turn CoachErrors into one-line messages."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from coach import __version__
+from coach.errors import CoachError
+
+app = typer.Typer(
+    help="coach: workout routines in YAML become spoken, timed sessions, live or as one MP3.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+
+ROUTINE_HELP = "Routine YAML file or built-in routine name (default: lower-back)."
+RoutineArg = typer.Argument(None, help=ROUTINE_HELP, show_default=False)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"coach {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Show the version and exit."),
+) -> None:
+    """coach: workout routines in YAML become spoken, timed sessions, live or as one MP3."""
+
+
+def _speech_options(
+    engine: str, voice: Optional[str], rate: Optional[int], volume: Optional[float],
+    phrases: Optional[Path], language: Optional[str], cache_dir: Optional[Path], no_cache: bool,
+):  # type: ignore[no-untyped-def]
+    from coach.model import Voice
+    from coach.session import SpeechOptions
+
+    return SpeechOptions(
+        engine=engine, voice=Voice(voice, rate, volume), phrases=phrases, language=language,
+        cache_dir=cache_dir, no_cache=no_cache,
+    )
+
+
+# Options shared by every command that speaks.
+EngineOpt = typer.Option("pyttsx3", "--engine", help="Speech engine: pyttsx3, or fake (a tone, for trying things out).")
+VoiceOpt = typer.Option(None, "--voice", help="Voice name as `coach voices` lists it.")
+RateOpt = typer.Option(None, "--rate", help="Speaking rate in words per minute.", min=50, max=500)
+VolumeOpt = typer.Option(None, "--volume", help="Voice volume, 0 to 1.", min=0.0, max=1.0)
+PhrasesOpt = typer.Option(None, "--phrases", help="A phrasebook YAML file with your own wording.")
+LanguageOpt = typer.Option(None, "--language", help="Built-in wording language (en, es).")
+CacheOpt = typer.Option(None, "--cache-dir", envvar="COACH_CACHE_DIR", help="Speech clip cache folder.")
+NoCacheOpt = typer.Option(False, "--no-cache", help="Do not read or write the speech clip cache.")
+
+
+def _prepare(routine_arg: Optional[str], options, quiet: bool = False):  # type: ignore[no-untyped-def]
+    from coach import loader, progress
+    from coach.session import prepare
+
+    routine = loader.load(routine_arg)
+    with progress.bar("Preparing speech", None if not quiet else False) as update:
+        session = prepare(routine, options, update)
+    for warning in session.warnings:
+        typer.echo(f"warning: {warning}", err=True)
+    return session
+
+
+@app.command()
+def render(
+    routine: Optional[str] = RoutineArg,
+    output: Optional[Path] = typer.Option(None, "-o", "--output", help="Output file (default: ROUTINE.mp3 here)."),
+    format: Optional[str] = typer.Option(None, "--format", help="mp3 (default), m4a, ogg or wav; default from the output's extension."),
+    bitrate: str = typer.Option("64k", "--bitrate", help="Encoder bitrate, e.g. 64k, 96k, 128k."),
+    sample_rate: int = typer.Option(44100, "--sample-rate", help="Sample rate in Hz.", min=8000, max=96000),
+    engine: str = EngineOpt, voice: Optional[str] = VoiceOpt, rate: Optional[int] = RateOpt,
+    volume: Optional[float] = VolumeOpt, phrases: Optional[Path] = PhrasesOpt, language: Optional[str] = LanguageOpt,
+    cache_dir: Optional[Path] = CacheOpt, no_cache: bool = NoCacheOpt,
+    quiet: bool = typer.Option(False, "-q", "--quiet", help="No progress or summary."),
+) -> None:
+    """Render a routine to one audio file (MP3 by default)."""
+    from coach import encode, loader, progress
+    from coach.durations import format_clock
+    from coach.render import RenderOptions
+    from coach.render import render as render_file
+
+    name = routine or "lower-back"
+    stem = Path(name).stem if Path(name).suffix in (".yaml", ".yml") else Path(name).name
+    fmt = format or (output.suffix.lstrip(".").lower() if output and output.suffix else "mp3")
+    out = output or Path(f"{stem}.{fmt}")
+    if fmt not in encode.FORMATS:
+        raise CoachError(f"unknown format `{fmt}`", f"formats: {', '.join(encode.FORMATS)}")
+    loader.load(routine)  # bad routines fail before any check of tools or output
+    encode.check_output(out)
+    session = _prepare(routine, _speech_options(engine, voice, rate, volume, phrases, language, cache_dir, no_cache), quiet)
+    with progress.bar("Encoding", None if not quiet else False) as update:
+        render_file(session, out, RenderOptions(fmt, sample_rate, bitrate), update)
+    if not quiet:
+        typer.echo(f"wrote {out} ({format_clock(session.timeline.duration_ms)}, {len(session.cues)} cues)", err=True)
+
+
+@app.command()
+def script(
+    routine: Optional[str] = RoutineArg,
+    as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
+    engine: str = EngineOpt, voice: Optional[str] = VoiceOpt, rate: Optional[int] = RateOpt,
+    volume: Optional[float] = VolumeOpt, phrases: Optional[Path] = PhrasesOpt, language: Optional[str] = LanguageOpt,
+    cache_dir: Optional[Path] = CacheOpt, no_cache: bool = NoCacheOpt,
+) -> None:
+    """Show the cue sheet: when each cue is spoken, its kind and its words."""
+    session = _prepare(routine, _speech_options(engine, voice, rate, volume, phrases, language, cache_dir, no_cache), as_json)
+    if as_json:
+        typer.echo(json.dumps(session.to_json(), indent=2, ensure_ascii=False))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    from coach.durations import format_stamp
+
+    table = Table(title=f"{session.routine.title} — {format_stamp(session.timeline.duration_ms)}")
+    table.add_column("time", justify="right")
+    table.add_column("kind")
+    table.add_column("text")
+    for cue in session.cues:
+        table.add_row(format_stamp(cue.start_ms), cue.kind, cue.text)
+    Console(width=None if sys.stdout.isatty() else 120).print(table)
+
+
+@app.command()
+def check(routine: Optional[str] = RoutineArg) -> None:
+    """Validate a routine; print its total time, blocks and exercises."""
+    from coach import compiler, loader
+    from coach.durations import format_clock
+
+    r = loader.load(routine)
+    total = compiler.total_ms(r)
+    exercises = sum(len(b.exercises) for b in r.blocks)
+    typer.echo(f"{r.source}: OK — {r.title}")
+    typer.echo(f"total {format_clock(total)}, {len(r.blocks)} blocks, {exercises} exercises")
+    for block in r.blocks:
+        rounds = f" x{block.rounds}" if block.rounds > 1 else ""
+        names = ", ".join(e.name for e in block.exercises)
+        typer.echo(f"  {block.name}{rounds}: {names}")
+
+
+@app.command()
+def voices(
+    language: Optional[str] = typer.Option(None, "--language", help="Only voices for this language (e.g. es)."),
+    engine: str = EngineOpt,
+) -> None:
+    """List the voices the speech engine offers."""
+    from coach.speech.engine import get_engine
+
+    found = get_engine(engine).voices()
+    if language:
+        lang = language.lower()
+        found = [v for v in found if any(l.lower() == lang or l.lower().split("-")[0] == lang for l in v.languages)]
+    for v in found:
+        typer.echo(f"{v.id.rsplit('/', 1)[-1]:<16} {v.name:<36} {', '.join(v.languages)}")
+    if not found:
+        raise CoachError(f"no voices for language `{language}`")
+
+
+@app.command()
+def say(
+    text: Optional[str] = typer.Argument(None, help="The words to speak."),
+    output: Optional[Path] = typer.Option(None, "-o", "--output", help="Write a WAV file instead of playing."),
+    kind: Optional[str] = typer.Option(None, "--kind", help="Speak one cue kind's wording instead of TEXT."),
+    exercise: str = typer.Option("Plank to bear", "--exercise", help="Exercise name for --kind."),
+    device: Optional[str] = typer.Option(None, "--device", help="Output device (see `coach devices`), or null."),
+    engine: str = EngineOpt, voice: Optional[str] = VoiceOpt, rate: Optional[int] = RateOpt,
+    volume: Optional[float] = VolumeOpt, phrases: Optional[Path] = PhrasesOpt, language: Optional[str] = LanguageOpt,
+    cache_dir: Optional[Path] = CacheOpt, no_cache: bool = NoCacheOpt,
+) -> None:
+    """Hear a phrase (or one cue kind) with the current voice settings."""
+    from coach import audition
+
+    options = _speech_options(engine, voice, rate, volume, phrases, language, cache_dir, no_cache)
+    spoken = audition.say(text, options, output, kind=kind, exercise=exercise, device=device)
+    typer.echo(f"said: {spoken}" + (f" -> {output}" if output else ""), err=True)
+
+
+@app.command()
+def cache(
+    clear: bool = typer.Option(False, "--clear", help="Delete every cached clip."),
+    cache_dir: Optional[Path] = CacheOpt,
+) -> None:
+    """Show the speech clip cache's size, or clear it."""
+    from coach.speech.cache import ClipCache, default_dir
+
+    store = ClipCache(cache_dir or default_dir())
+    if clear:
+        typer.echo(f"removed {store.clear()} clips from {store.folder}")
+        return
+    count, size = store.stats()
+    typer.echo(f"{store.folder}: {count} clips, {size / 1_000_000:.1f} MB")
+
+
+def main() -> None:
+    try:
+        app()
+    except CoachError as exc:
+        typer.echo(f"coach: error: {exc}", err=True)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        typer.echo("coach: interrupted", err=True)
+        sys.exit(130)

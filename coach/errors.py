@@ -1,0 +1,65 @@
+"""One exception tree. Every class builds its own user-facing message."""
+
+from __future__ import annotations
+
+
+class CoachError(Exception):
+    """Base of every error coach reports to a user (as one line, no traceback)."""
+
+    hint: str = ""
+
+    def __init__(self, message: str, hint: str = "") -> None:
+        super().__init__(message)
+        self.message = message
+        if hint:
+            self.hint = hint
+
+    def __str__(self) -> str:
+        return f"{self.message} ({self.hint})" if self.hint else self.message
+
+
+class RoutineError(CoachError):
+    """A problem in a routine or phrasebook file, located at FILE:LINE."""
+
+    def __init__(self, message: str, file: str = "", line: int = 0, hint: str = "") -> None:
+        super().__init__(message, hint)
+        self.file = file
+        self.line = line
+
+    def __str__(self) -> str:
+        where = self.file or "<routine>"
+        if self.line:
+            where = f"{where}:{self.line}"
+        text = f"{where}: {self.message}"
+        return f"{text} ({self.hint})" if self.hint else text
+
+
+class RoutineErrors(CoachError):
+    """Several routine problems, reported together (each on its own line)."""
+
+    def __init__(self, errors: list[RoutineError]) -> None:
+        super().__init__("\n".join(str(e) for e in errors))
+        self.errors = errors
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class ToolMissing(CoachError):
+    """A required external tool (speech engine, encoder, audio device) is not available."""
+
+
+class EngineError(CoachError):
+    """The speech engine failed or was asked for something it cannot do."""
+
+
+class EncoderError(CoachError):
+    """The audio encoder failed."""
+
+
+class OutputError(CoachError):
+    """The output file cannot be written (folder missing, read-only, disk full)."""
+
+
+class DeviceError(CoachError):
+    """No audio output device could be opened."""

@@ -1,0 +1,100 @@
+"""The pipeline in one place: routine -> timeline -> clips -> placed cues -> mixdown -> sink.
+
+The CLI and the player call these; each step lives in its own module.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from coach import compiler, phrasebooks
+from coach.mixdown import Mixdown
+from coach.model import Routine, Voice
+from coach.scheduler import Cue, Schedule, schedule
+from coach.speech.cache import ClipCache, default_dir
+from coach.speech.clip import Clip
+from coach.speech.engine import Engine, get_engine, resolve_voice
+from coach.speech.synth import synthesize_all
+from coach.timeline import Timeline
+from coach.wording import Phrasebook
+
+Progress = Callable[[int, int], None]
+
+
+@dataclass(frozen=True)
+class SpeechOptions:
+    engine: str = "pyttsx3"
+    voice: Voice = Voice()
+    phrases: str | Path | None = None
+    language: str | None = None
+    cache_dir: str | Path | None = None
+    no_cache: bool = False
+    jobs: int | None = None
+
+
+@dataclass(frozen=True)
+class Session:
+    routine: Routine
+    book: Phrasebook
+    voice: Voice
+    timeline: Timeline
+    schedule: Schedule
+    clips: dict[str, Clip]
+
+    @property
+    def cues(self) -> tuple[Cue, ...]:
+        return self.schedule.cues
+
+    @property
+    def warnings(self) -> tuple[str, ...]:
+        return self.schedule.warnings
+
+    def mixdown(self, rate: int) -> Mixdown:
+        used = {c.speech for c in self.cues}
+        return Mixdown(self.cues, {k: v for k, v in self.clips.items() if k in used}, self.timeline.duration_ms, rate)
+
+    def to_json(self) -> dict[str, object]:
+        """The `coach script --json` contract."""
+        return {
+            "title": self.timeline.title,
+            "duration_ms": self.timeline.duration_ms,
+            "segments": self.timeline.segments_json(),
+            "cues": [{"start_ms": c.start_ms, "end_ms": c.end_ms, "kind": c.kind, "text": c.text} for c in self.cues],
+        }
+
+
+def wording(routine: Routine, options: SpeechOptions) -> Phrasebook:
+    return phrasebooks.effective(routine, options.phrases, options.language)
+
+
+def voice_for(routine: Routine, book: Phrasebook, options: SpeechOptions) -> Voice:
+    """Flags beat the routine's `voice:`, which beats the phrasebook's voice for the language."""
+    wanted = Voice(name=book.voice or None).merged(routine.voice).merged(options.voice)
+    if options.language and not (options.voice.name or routine.voice.name):
+        wanted = Voice(book.voice or options.language, wanted.rate, wanted.volume)
+    return wanted
+
+
+def open_engine(options: SpeechOptions) -> Engine:
+    return get_engine(options.engine)
+
+
+def cache_for(options: SpeechOptions) -> ClipCache:
+    if options.no_cache:
+        return ClipCache(None)
+    return ClipCache(options.cache_dir if options.cache_dir is not None else default_dir())
+
+
+def prepare(routine: Routine, options: SpeechOptions, progress: Progress | None = None, engine: Engine | None = None) -> Session:
+    """Everything up to placed cues: all speech is synthesised (or read from cache) here."""
+    book = wording(routine, options)
+    timeline = compiler.compile_routine(routine, book)
+    engine = engine or open_engine(options)
+    voice = resolve_voice(engine, voice_for(routine, book, options), book.language or routine.language)
+    clips = synthesize_all(
+        (r.speech for r in timeline.requests), engine, voice, cache_for(options), progress, options.jobs
+    )
+    lengths = {text: clip.duration_ms for text, clip in clips.items()}
+    return Session(routine, book, voice, timeline, schedule(timeline.requests, lengths), clips)

@@ -1,0 +1,77 @@
+"""Turn every distinct cue text into a trimmed clip, from the cache where possible.
+
+Missing clips are synthesised in parallel worker processes (one engine each) when there are
+enough of them to pay for the workers' start-up; each clip is cached as soon as it is made.
+"""
+
+from __future__ import annotations
+
+import os
+from concurrent.futures import ProcessPoolExecutor
+from typing import Callable, Iterable
+
+from coach.model import Voice
+from coach.speech.cache import ClipCache, clip_key
+from coach.speech.clip import Clip
+from coach.speech.engine import Engine, get_engine
+
+Progress = Callable[[int, int], None]
+PARALLEL_MIN_CLIPS = 24
+
+
+def synthesize_all(
+    texts: Iterable[str],
+    engine: Engine,
+    voice: Voice,
+    cache: ClipCache,
+    progress: Progress | None = None,
+    jobs: int | None = None,
+) -> dict[str, Clip]:
+    """{text: trimmed clip} for every distinct text."""
+    unique = list(dict.fromkeys(texts))
+    clips: dict[str, Clip] = {}
+    missing: list[str] = []
+    for text in unique:
+        clip = cache.get(clip_key(engine.name, engine.version, voice, text))
+        if clip is None:
+            missing.append(text)
+        else:
+            clips[text] = clip
+    done = len(clips)
+    if progress:
+        progress(done, len(unique))
+    jobs = jobs if jobs is not None else min(os.cpu_count() or 1, 4)
+    for text, clip in _synthesize(missing, engine, voice, jobs):
+        clips[text] = clip
+        cache.put(clip_key(engine.name, engine.version, voice, text), clip)
+        done += 1
+        if progress:
+            progress(done, len(unique))
+    return clips
+
+
+def _synthesize(texts: list[str], engine: Engine, voice: Voice, jobs: int) -> Iterable[tuple[str, Clip]]:
+    if jobs <= 1 or len(texts) < PARALLEL_MIN_CLIPS:
+        for text in texts:
+            yield text, engine.synthesize(text, voice).trimmed()
+        return
+    import multiprocessing
+
+    # spawn, not fork: a forked copy of an initialised speech engine is not safe to use.
+    context = multiprocessing.get_context("spawn")
+    chunk = max(1, len(texts) // (jobs * 4))
+    with ProcessPoolExecutor(jobs, mp_context=context, initializer=_init_worker, initargs=(engine.name,)) as pool:
+        yield from zip(texts, pool.map(_work, texts, [voice] * len(texts), chunksize=chunk))
+
+
+_worker_engine: Engine | None = None
+
+
+def _init_worker(engine_name: str) -> None:
+    global _worker_engine
+    _worker_engine = get_engine(engine_name)
+
+
+def _work(text: str, voice: Voice) -> Clip:
+    assert _worker_engine is not None
+    return _worker_engine.synthesize(text, voice).trimmed()

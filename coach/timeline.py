@@ -1,0 +1,63 @@
+"""The compiler's output: segments that tile the session, and the cues it asks to be spoken."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from enum import IntEnum
+
+SEGMENT_KINDS = ("lead_in", "work", "rest", "switch", "round_rest", "outro")
+
+
+class Priority(IntEnum):
+    """When cues compete for the same time, the higher one wins."""
+
+    TIP = 0
+    REP = 1
+    PROGRESS = 2  # halfway, remaining
+    ANNOUNCE = 3  # intro, block, round, next
+    MARK = 4  # rest, switch, finish
+    COUNT = 5  # countdown, go
+
+
+@dataclass(frozen=True)
+class Segment:
+    start_ms: int
+    end_ms: int
+    kind: str
+    block: str | None = None
+    exercise: str | None = None
+    round: int | None = None
+    side: str | None = None
+
+    @property
+    def duration_ms(self) -> int:
+        return self.end_ms - self.start_ms
+
+
+@dataclass(frozen=True)
+class CueRequest:
+    """A cue the compiler wants spoken: ideally at `at_ms`, anywhere inside the window if it must move.
+
+    A `fixed` cue starts exactly at `at_ms` or not at all (countdown, go).
+    """
+
+    kind: str
+    text: str
+    speech: str
+    at_ms: int
+    window_start_ms: int
+    window_end_ms: int
+    priority: Priority
+    fixed: bool = False
+    group: str = ""  # tips: the exercise they belong to, for the "never spoken" report
+
+
+@dataclass(frozen=True)
+class Timeline:
+    title: str
+    duration_ms: int
+    segments: tuple[Segment, ...]
+    requests: tuple[CueRequest, ...]
+
+    def segments_json(self) -> list[dict[str, object]]:
+        return [asdict(s) for s in self.segments]

@@ -1,0 +1,30 @@
+"""Finding external tools: ffmpeg (system first, then the imageio-ffmpeg wheel)."""
+
+from __future__ import annotations
+
+import functools
+import os
+import shutil
+
+from coach.errors import ToolMissing
+
+FFMPEG_HINT = "install it with `pip install imageio-ffmpeg` (bundled with coach) or `apt-get install ffmpeg`"
+
+
+@functools.lru_cache(maxsize=1)
+def ffmpeg_path() -> str:
+    """The ffmpeg executable: $COACH_FFMPEG, then ffmpeg on PATH, then imageio-ffmpeg's binary."""
+    explicit = os.environ.get("COACH_FFMPEG")
+    if explicit:
+        if shutil.which(explicit) or os.path.isfile(explicit):
+            return explicit
+        raise ToolMissing(f"COACH_FFMPEG points at `{explicit}`, which does not exist", FFMPEG_HINT)
+    found = shutil.which("ffmpeg")
+    if found:
+        return found
+    try:
+        import imageio_ffmpeg
+
+        return str(imageio_ffmpeg.get_ffmpeg_exe())
+    except Exception:  # imageio-ffmpeg raises RuntimeError when it has no binary for this platform
+        raise ToolMissing("no ffmpeg found to encode audio", FFMPEG_HINT) from None

@@ -68,7 +68,7 @@ class _Builder:
         self.book = book
         self.segments: list[Segment] = []
         self.requests: list[CueRequest] = []
-        self.occurrences: Counter[str] = Counter()
+        self.occurrences: Counter[tuple[str, tuple[str, ...]]] = Counter()
         self.now = 0
         self.total = total_ms(routine)
         self.common = {"title": routine.title, "total": book.duration(self.total)}
@@ -97,8 +97,10 @@ class _Builder:
         book = self.book
         if exercise is not None and kind in exercise.cues:
             book = book.with_templates({kind: exercise.cues[kind]})
-        text = book.render(kind, {**self.common, **context}, self.occurrences[kind])
-        self.occurrences[kind] += 1
+        # Alternatives rotate per template list, so an override does not skip the shared rotation.
+        rotation = (kind, book.templates.get(kind, ()))
+        text = book.render(kind, {**self.common, **context}, self.occurrences[rotation])
+        self.occurrences[rotation] += 1
         if text is None:
             return
         start, end = max(0, window[0]), min(self.total, window[1])
@@ -123,13 +125,12 @@ class _Builder:
     def build(self) -> Timeline:
         routine = self.routine
         all_steps = list(steps(routine))
-        first = all_steps[0].exercise if all_steps else None
         self.segment(routine.lead_in_ms, "lead_in")
-        self.cue(
-            "intro", 0, (0, routine.lead_in_ms), Priority.ANNOUNCE,
-            {"next": first.name if first else "", "work": self.book.duration(first.work_ms) if first else "",
-             "blocks": self.book.number(len(routine.blocks))},
-        )
+        intro = {"blocks": self.book.number(len(routine.blocks))}
+        if all_steps:
+            first_context = self.exercise_context(all_steps[0], None)
+            intro.update(next=first_context["exercise"], work=first_context["work"])
+        self.cue("intro", 0, (0, routine.lead_in_ms), Priority.ANNOUNCE, intro)
         gap_start = 0
         for i, step in enumerate(all_steps):
             following = all_steps[i + 1] if i + 1 < len(all_steps) else None
@@ -189,7 +190,7 @@ class _Builder:
         ex = step.exercise
         ctx = self.exercise_context(step, side)
         length = end - start
-        self.cue("go", start, (start, end), Priority.COUNT, ctx, ex, fixed=True)
+        self.cue("go", start, (start, end), Priority.GO, ctx, ex, fixed=True)
         if ex.reps and ex.tempo_ms:
             for count in range(2, ex.reps + 1):
                 at = start + (count - 1) * ex.tempo_ms

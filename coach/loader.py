@@ -187,36 +187,36 @@ def _exercise(doc: Doc, node: yaml.Node, what: str, defaults: dict[str, int]) ->
     if keys is None:
         return None
     name = doc.string(keys["name"], f"{what} `name`", max_len=200) if "name" in keys else None
-    label = f"`{name}`" if name else what
+    label = f"exercise `{name}`" if name else what
     if "work" in keys and "reps" in keys:
         doc.error(keys["reps"], f"{label} has both `work` and `reps`", "give a time (`work`) or a rep count (`reps`), not both")
         return None
-    tempo = doc.duration(keys["tempo"], f"{label} `tempo`", 500, 600_000) if "tempo" in keys else defaults["tempo"]
-    reps = doc.integer(keys["reps"], f"{label} `reps`", 1, MAX_REPS) if "reps" in keys else None
+    tempo = doc.duration(keys["tempo"], f"{label}: `tempo`", 500, 600_000) if "tempo" in keys else defaults["tempo"]
+    reps = doc.integer(keys["reps"], f"{label}: `reps`", 1, MAX_REPS) if "reps" in keys else None
     if "reps" in keys:
         work = reps * tempo if reps is not None and tempo is not None else None
         if work is not None and work > 12 * HOUR_MS:
             doc.error(keys["reps"], f"{label}: {reps} reps at {tempo / 1000:g}s each is over 12 hours")
             work = None
     elif "work" in keys:
-        work = doc.duration(keys["work"], f"{label} `work`", 1000, 12 * HOUR_MS)
+        work = doc.duration(keys["work"], f"{label}: `work`", 1000, 12 * HOUR_MS)
     else:
         work = defaults["work"]
-    rest = doc.duration(keys["rest"], f"{label} `rest`", 0, HOUR_MS) if "rest" in keys else defaults["rest"]
-    switch = doc.duration(keys["switch"], f"{label} `switch`", 0, HOUR_MS) if "switch" in keys else defaults["switch"]
-    sides = doc.boolean(keys["sides"], f"{label} `sides`") if "sides" in keys else False
+    rest = doc.duration(keys["rest"], f"{label}: `rest`", 0, HOUR_MS) if "rest" in keys else defaults["rest"]
+    switch = doc.duration(keys["switch"], f"{label}: `switch`", 0, HOUR_MS) if "switch" in keys else defaults["switch"]
+    sides = doc.boolean(keys["sides"], f"{label}: `sides`") if "sides" in keys else False
     tips: list[str] = []
     if "tips" in keys:
         tip_node = keys["tips"]
         if isinstance(tip_node, yaml.ScalarNode) and tip_node.tag.endswith(":str"):
             items = [tip_node]
         else:
-            items = doc.sequence(tip_node, f"{label} `tips`", max_items=100) or []
+            items = doc.sequence(tip_node, f"{label}: `tips`", max_items=100) or []
         for item in doc.each(items):
-            tip = doc.string(item, f"{label} tip", max_len=500)
+            tip = doc.string(item, f"{label}: tip", max_len=500)
             if tip is not None:
                 tips.append(tip)
-    cues, _ = _cues(doc, keys["cues"], f"{label} `cues`") if "cues" in keys else (MappingProxyType({}), {})
+    cues, _ = _cues(doc, keys["cues"], f"{label}: `cues`") if "cues" in keys else (MappingProxyType({}), {})
     if None in (name, work, rest, switch, sides, tempo) or ("reps" in keys and reps is None):
         return None
     assert name is not None and work is not None and rest is not None and switch is not None and tempo is not None

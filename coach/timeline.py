@@ -16,7 +16,8 @@ class Priority(IntEnum):
     PROGRESS = 2  # halfway, remaining
     ANNOUNCE = 3  # intro, block, round, next
     MARK = 4  # rest, switch, finish
-    COUNT = 5  # countdown, go
+    COUNT = 5  # countdown
+    GO = 6  # a work segment starts: always on its first millisecond
 
 
 @dataclass(frozen=True)

@@ -58,17 +58,22 @@ class Doc:
         if not isinstance(node, yaml.MappingNode):
             self.error(node, f"{what} must be a mapping (key: value lines), not {describe(node)}")
             return None
-        self._constructor.flatten_mapping(node)
+        own = {id(k) for k, _ in node.value}
+        self._constructor.flatten_mapping(node)  # `<<` merge keys, as safe_load does
         out: dict[str, yaml.Node] = {}
+        seen: dict[str, yaml.Node] = {}
         for key_node, value_node in node.value:
             self._visit(key_node)
             if not isinstance(key_node, yaml.ScalarNode):
                 self.error(key_node, f"{what}: keys must be plain words")
                 continue
             key = str(key_node.value)
-            if key in out:
-                self.error(key_node, f"duplicate key `{key}` in {what}", f"first given on line {out[key].start_mark.line + 1}")
-                continue
+            if id(key_node) in own:
+                if key in seen:
+                    first = seen[key].start_mark.line + 1
+                    self.error(key_node, f"duplicate key `{key}` in {what}", f"first given on line {first}")
+                    continue
+                seen[key] = key_node
             if key not in allowed:
                 hint = suggest(key, allowed) or f"allowed: {', '.join(allowed)}"
                 self.error(key_node, f"unknown key `{key}` in {what}", hint)
@@ -227,7 +232,7 @@ def compose(text: str, file: str) -> yaml.Node:
 
 
 def _syntax_hint(problem: str) -> str:
-    if "tab" in problem:
+    if "tab" in problem or "'\\t'" in problem:
         return "indent with spaces, not tabs"
     if "mapping values are not allowed" in problem:
         return "quote text that contains `: `"

@@ -1,0 +1,70 @@
+"""Shared fixtures: every test gets its own speech cache; a fake engine for the fast tests."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import pytest
+
+from coach.session import SpeechOptions
+from coach.speech.fake import FakeEngine
+
+DATA = Path(__file__).parent / "data"
+
+
+@pytest.fixture(autouse=True)
+def _isolated_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    folder = tmp_path_factory.mktemp("audio_cache")
+    monkeypatch.setenv("COACH_CACHE_DIR", str(folder))
+    return folder
+
+
+@pytest.fixture
+def fake_engine() -> FakeEngine:
+    return FakeEngine()
+
+
+@pytest.fixture
+def fake_options() -> SpeechOptions:
+    return SpeechOptions(engine="fake")
+
+
+@pytest.fixture
+def write_routine(tmp_path: Path) -> Callable[[str, str], Path]:
+    """write_routine(text, name='routine.yaml') -> path of a routine file in a temp folder."""
+
+    def write(text: str, name: str = "routine.yaml") -> Path:
+        path = tmp_path / name
+        path.write_text(text, encoding="utf-8")
+        return path
+
+    return write
+
+
+def decode(path: Path, rate: int = 44100, channels: int = 1) -> np.ndarray:
+    """Decode any audio file with the real ffmpeg to int16 samples (gapless header honoured)."""
+    from coach.tools import ffmpeg_path
+
+    pcm = subprocess.run(
+        [ffmpeg_path(), "-v", "error", "-i", str(path), "-f", "s16le", "-ac", str(channels), "-ar", str(rate), "-"],
+        capture_output=True, check=True,
+    ).stdout
+    return np.frombuffer(pcm, dtype="<i2")
+
+
+def onsets(samples: np.ndarray, cues: list[dict], rate: int = 44100, threshold: int = 300) -> list[float]:
+    """For each cue (dicts with start_ms/end_ms), ms between its start_ms and where sound begins."""
+    x = np.abs(samples.astype(np.int32))
+    errors = []
+    prev_end: int | None = None
+    for cue in cues:
+        at = cue["start_ms"] * rate // 1000
+        after_previous = 0 if prev_end is None else prev_end * rate // 1000 + rate // 100
+        lo = max(after_previous, at - rate // 5)
+        idx = np.flatnonzero(x[lo : at + rate // 5] > threshold)
+        errors.append((lo + idx[0]) * 1000 / rate - cue["start_ms"] if len(idx) else float("inf"))
+        prev_end = cue["end_ms"]
+    return errors

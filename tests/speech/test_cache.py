@@ -1,0 +1,88 @@
+"""The clip cache: keyed by everything that shapes the sound, atomic, damage detected."""
+
+from __future__ import annotations
+
+import os
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from coach.model import Voice
+from coach.speech.cache import ClipCache, clip_key, decode, encode
+from coach.speech.clip import Clip
+
+
+def clip() -> Clip:
+    return Clip(np.arange(-500, 500, dtype=np.int16), 22050)
+
+
+def test_key_changes_with_everything_that_shapes_the_sound() -> None:
+    base = clip_key("pyttsx3", "v1", Voice("en-us", 170, 0.9), "Go!")
+    assert base == clip_key("pyttsx3", "v1", Voice("en-us", 170, 0.9), "Go!")
+    others = {
+        clip_key("fake", "v1", Voice("en-us", 170, 0.9), "Go!"),
+        clip_key("pyttsx3", "v2", Voice("en-us", 170, 0.9), "Go!"),
+        clip_key("pyttsx3", "v1", Voice("es", 170, 0.9), "Go!"),
+        clip_key("pyttsx3", "v1", Voice("en-us", 180, 0.9), "Go!"),
+        clip_key("pyttsx3", "v1", Voice("en-us", 170, 1.0), "Go!"),
+        clip_key("pyttsx3", "v1", Voice("en-us", 170, 0.9), "Go"),
+    }
+    assert base not in others and len(others) == 6
+
+
+def test_round_trip_and_stats(tmp_path: Path) -> None:
+    cache = ClipCache(tmp_path)
+    cache.put("ab" * 32, clip())
+    got = cache.get("ab" * 32)
+    assert got is not None and got.rate == 22050 and np.array_equal(got.samples, clip().samples)
+    assert cache.stats()[0] == 1
+    assert not list(tmp_path.glob("*/.*.part"))
+    assert cache.clear() == 1 and cache.get("ab" * 32) is None
+
+
+def test_cache_files_are_plain_wav(tmp_path: Path) -> None:
+    import wave
+
+    path = tmp_path / "c.wav"
+    path.write_bytes(encode(clip()))
+    with wave.open(str(path)) as w:
+        assert (w.getnchannels(), w.getsampwidth(), w.getframerate(), w.getnframes()) == (1, 2, 22050, 1000)
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [lambda b: b[: len(b) // 2], lambda b: b"", lambda b: b[:100] + bytes([b[100] ^ 0xFF]) + b[101:], lambda b: b"RIFF" + b[4:-10]],
+)
+def test_damaged_clips_are_misses(tmp_path: Path, damage) -> None:  # type: ignore[no-untyped-def]
+    data = encode(clip())
+    assert decode(data) is not None
+    assert decode(damage(data)) is None
+    cache = ClipCache(tmp_path)
+    cache.put("cd" * 32, clip())
+    cache.path("cd" * 32).write_bytes(damage(data))
+    assert cache.get("cd" * 32) is None
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root can write anywhere")
+def test_read_only_cache_degrades_with_a_warning(tmp_path: Path) -> None:
+    tmp_path.chmod(0o500)
+    try:
+        cache = ClipCache(tmp_path / "sub")
+        with pytest.warns(UserWarning, match="not writable"):
+            cache.put("ef" * 32, clip())
+    finally:
+        tmp_path.chmod(0o700)
+
+
+def test_unwritable_cache_folder_degrades_with_a_warning(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    cache = ClipCache(blocker)  # a file where the folder should be: mkdir fails even for root
+    with pytest.warns(UserWarning, match="not writable"):
+        cache.put("ef" * 32, clip())
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        cache.put("ef" * 32, clip())  # warned once only
+    assert cache.get("ef" * 32) is None

@@ -1,0 +1,102 @@
+"""The whole pipeline: placed cues follow the timing rules; the MP3 decodes to the timeline."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from coach import loader
+from coach.render import RenderOptions, render
+from coach.session import SpeechOptions, prepare
+from conftest import decode, onsets
+
+SHORT = """\
+title: Short
+lead_in: 8s
+outro: 3s
+blocks:
+  - name: Main
+    exercises:
+      - name: Squat
+        work: 30s
+        rest: 8s
+        tips: ["Chest up."]
+      - name: Side plank
+        work: 12s
+        sides: true
+        switch: 4s
+"""
+
+
+def check_timing_rules(data: dict) -> None:
+    cues, segments = data["cues"], data["segments"]
+    for a, b in zip(cues, cues[1:]):
+        assert a["end_ms"] <= b["start_ms"], (a, b)
+    go = [c["start_ms"] for c in cues if c["kind"] == "go"]
+    works = [s for s in segments if s["kind"] == "work"]
+    assert go == [s["start_ms"] for s in works]
+    for work in works:
+        starts = [c["start_ms"] for c in cues if c["kind"] == "countdown" and work["start_ms"] - 3000 <= c["start_ms"] < work["start_ms"]]
+        assert starts == [work["start_ms"] - 3000, work["start_ms"] - 2000, work["start_ms"] - 1000]
+        inside = [c for c in cues if c["kind"] in ("halfway", "remaining", "tip") and work["start_ms"] <= c["start_ms"] < work["end_ms"]]
+        assert all(c["end_ms"] <= work["end_ms"] for c in inside)
+    assert all(0 <= c["start_ms"] < c["end_ms"] <= data["duration_ms"] for c in cues)
+
+
+def test_fake_session_follows_the_timing_rules(write_routine, fake_options: SpeechOptions) -> None:  # type: ignore[no-untyped-def]
+    session = prepare(loader.load(write_routine(SHORT)), fake_options)
+    data = json.loads(json.dumps(session.to_json()))
+    check_timing_rules(data)
+    kinds = {c["kind"] for c in data["cues"]}
+    assert {"intro", "block", "next", "countdown", "go", "halfway", "remaining", "switch", "rest", "finish", "tip"} <= kinds
+
+
+def test_builtin_session_with_fake_engine(fake_options: SpeechOptions) -> None:
+    session = prepare(loader.load(), fake_options)
+    check_timing_rules(session.to_json())
+    assert session.timeline.duration_ms == 960_000
+
+
+@pytest.mark.ffmpeg
+def test_mp3_decodes_to_the_timeline(write_routine, tmp_path: Path, fake_options: SpeechOptions) -> None:  # type: ignore[no-untyped-def]
+    session = prepare(loader.load(write_routine(SHORT)), fake_options)
+    out = tmp_path / "short.mp3"
+    render(session, out, RenderOptions())
+    samples = decode(out)
+    assert len(samples) == session.timeline.duration_ms * 44100 // 1000
+    errors = onsets(samples, session.to_json()["cues"])
+    assert max(abs(e) for e in errors) <= 5, errors
+    assert not list(tmp_path.glob(".*part*"))
+    from mutagen.id3 import ID3
+
+    tags = ID3(out)
+    assert str(tags["TIT2"]) == "Short" and str(tags["TPE1"]) == "coach"
+
+
+@pytest.mark.tts
+@pytest.mark.ffmpeg
+def test_real_engine_and_encoder_end_to_end(write_routine, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    session = prepare(loader.load(write_routine(SHORT)), SpeechOptions(engine="pyttsx3"))
+    check_timing_rules(session.to_json())
+    out = tmp_path / "real.mp3"
+    render(session, out, RenderOptions(bitrate="96k"))
+    samples = decode(out)
+    assert len(samples) == session.timeline.duration_ms * 44100 // 1000
+    errors = onsets(samples, session.to_json()["cues"])
+    assert max(abs(e) for e in errors) <= 20, errors
+
+
+def test_render_is_atomic_when_encoding_fails(write_routine, tmp_path: Path, fake_options, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from coach import encode
+    from coach.errors import EncoderError
+
+    out = tmp_path / "keep.mp3"
+    out.write_bytes(b"previous session")
+    session = prepare(loader.load(write_routine(SHORT)), fake_options)
+    monkeypatch.setitem(encode.FORMATS, "mp3", ["-c:a", "no-such-codec"])
+    with pytest.raises(EncoderError):
+        render(session, out, RenderOptions())
+    assert out.read_bytes() == b"previous session"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["keep.mp3", "routine.yaml"]

@@ -26,7 +26,7 @@ def say(text: str | None, options: SpeechOptions, output: Path | None, kind: str
     if kind is not None:
         if kind not in CUE_KINDS:
             raise CoachError(f"unknown cue kind `{kind}`", suggest(kind, CUE_KINDS) or f"kinds: {', '.join(CUE_KINDS)}")
-        ctx = dict(SAMPLE_CONTEXT, exercise=exercise)
+        ctx = dict(SAMPLE_CONTEXT, exercise=exercise, next=exercise)
         words = {
             "total": book.duration(960_000), "work": book.duration(40_000), "rest": book.duration(15_000),
             "seconds": book.duration(10_000), "count": book.number(3), "side": book.side("left"),

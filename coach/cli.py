@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import json
 import sys
+import warnings
 from pathlib import Path
-from typing import Optional
+from typing import Optional, TextIO
 
 import typer
 
@@ -78,17 +79,26 @@ def render(
     routine: Optional[str] = RoutineArg,
     output: Optional[Path] = typer.Option(None, "-o", "--output", help="Output file (default: ROUTINE.mp3 here)."),
     format: Optional[str] = typer.Option(None, "--format", help="mp3 (default), m4a, ogg or wav; default from the output's extension."),
-    bitrate: str = typer.Option("64k", "--bitrate", help="Encoder bitrate, e.g. 64k, 96k, 128k."),
+    bitrate: Optional[str] = typer.Option(None, "--bitrate", help="Encoder bitrate, e.g. 96k (default: 64k voice only, 128k with music)."),
     sample_rate: int = typer.Option(44100, "--sample-rate", help="Sample rate in Hz.", min=8000, max=96000),
+    chapters: str = typer.Option("exercise", "--chapters", help="Chapters: exercise (each side and round), block, or none."),
+    cover: Optional[Path] = typer.Option(None, "--cover", help="Cover image (JPEG or PNG; default: one drawn from the routine)."),
+    subtitles: Optional[str] = typer.Option(None, "--subtitles", help="Also write the cue text beside the audio: vtt, srt, lrc (comma-separated)."),
+    loudness: float = typer.Option(-16.0, "--loudness", help="Target integrated loudness in LUFS.", min=-40.0, max=-6.0),
+    music: Optional[Path] = typer.Option(None, "--music", help="Music under the session: an audio file, or a folder played in name order."),
+    music_level: float = typer.Option(-18.0, "--music-level", help="Music loudness relative to the voice, in dB.", min=-60.0, max=0.0),
+    duck: float = typer.Option(12.0, "--duck", help="How far the music dips under speech, in dB.", min=0.0, max=60.0),
+    beeps: bool = typer.Option(False, "--beeps", help="Pips on the countdown and a tone on go."),
+    marks: bool = typer.Option(False, "--marks", help="A soft tone where each work and rest starts."),
     engine: str = EngineOpt, voice: Optional[str] = VoiceOpt, rate: Optional[int] = RateOpt,
     volume: Optional[float] = VolumeOpt, phrases: Optional[Path] = PhrasesOpt, language: Optional[str] = LanguageOpt,
     cache_dir: Optional[Path] = CacheOpt, no_cache: bool = NoCacheOpt,
     quiet: bool = typer.Option(False, "-q", "--quiet", help="No progress or summary."),
 ) -> None:
-    """Render a routine to one audio file (MP3 by default)."""
+    """Render a routine to one audio file (MP3 by default) with chapters, tags, cover and cue text."""
     from coach import encode, loader, progress
     from coach.durations import format_clock
-    from coach.render import RenderOptions
+    from coach.render import RenderOptions, check_render
     from coach.render import render as render_file
 
     name = routine or "lower-back"
@@ -97,13 +107,21 @@ def render(
     out = output or Path(f"{stem}.{fmt}")
     if fmt not in encode.FORMATS:
         raise CoachError(f"unknown format `{fmt}`", f"formats: {', '.join(encode.FORMATS)}")
+    options = RenderOptions(
+        fmt, sample_rate, bitrate, chapters, cover, tuple(s.strip() for s in (subtitles or "").split(",") if s.strip()),
+        loudness, music=music, music_level=music_level, duck=duck, beeps=beeps, marks=marks,
+    )
     loader.load(routine)  # bad routines fail before any check of tools or output
-    encode.check_output(out)
+    check_render(out, options)  # a bad cover or music file fails before any speech work
     session = _prepare(routine, _speech_options(engine, voice, rate, volume, phrases, language, cache_dir, no_cache), quiet)
-    with progress.bar("Encoding", None if not quiet else False) as update:
-        render_file(session, out, RenderOptions(fmt, sample_rate, bitrate), update)
+    with progress.bar("Rendering", None if not quiet else False) as update:
+        report = render_file(session, out, options, update)
     if not quiet:
-        typer.echo(f"wrote {out} ({format_clock(session.timeline.duration_ms)}, {len(session.cues)} cues)", err=True)
+        typer.echo(f"wrote {out} ({format_clock(session.timeline.duration_ms)}, {len(session.cues)} cues, "
+                   f"{len(report.chapters)} chapters, {report.measured.integrated:.1f} LUFS, "
+                   f"{report.measured.true_peak:.1f} dBTP)", err=True)
+        for path in report.sidecars:
+            typer.echo(f"wrote {path}", err=True)
 
 
 @app.command()
@@ -126,10 +144,12 @@ def script(
 
     table = Table(title=f"{session.routine.title} — {format_stamp(session.timeline.duration_ms)}")
     table.add_column("time", justify="right")
+    table.add_column("during")
     table.add_column("kind")
     table.add_column("text")
     for cue in session.cues:
-        table.add_row(format_stamp(cue.start_ms), cue.kind, cue.text)
+        during = session.timeline.segment_at(cue.start_ms).label()
+        table.add_row(format_stamp(cue.start_ms), during, cue.kind, cue.text)
     Console(width=None if sys.stdout.isatty() else 120).print(table)
 
 
@@ -148,6 +168,20 @@ def check(routine: Optional[str] = RoutineArg) -> None:
         rounds = f" x{block.rounds}" if block.rounds > 1 else ""
         names = ", ".join(e.name for e in block.exercises)
         typer.echo(f"  {block.name}{rounds}: {names}")
+
+
+@app.command()
+def phrases(
+    routine: Optional[str] = typer.Argument(
+        None, help="Show the wording for this routine (file or built-in name), its `cues:` applied.", show_default=False
+    ),
+    language: Optional[str] = LanguageOpt,
+    book: Optional[Path] = PhrasesOpt,
+) -> None:
+    """Print the effective wording as a phrasebook YAML to edit and use with --phrases FILE."""
+    from coach import loader, phrasebooks
+
+    typer.echo(phrasebooks.show(loader.load(routine) if routine else None, book, language), nl=False)
 
 
 @app.command()
@@ -188,6 +222,42 @@ def say(
 
 
 @app.command()
+def play(
+    routine: Optional[str] = RoutineArg,
+    start: Optional[str] = typer.Option(None, "--from", help='Start at an exercise ("Plank to bear") or a time (5:30).'),
+    device: Optional[str] = typer.Option(None, "--device", help="Output device (see `coach devices`), or null."),
+    engine: str = EngineOpt, voice: Optional[str] = VoiceOpt, rate: Optional[int] = RateOpt,
+    volume: Optional[float] = VolumeOpt, phrases: Optional[Path] = PhrasesOpt, language: Optional[str] = LanguageOpt,
+    cache_dir: Optional[Path] = CacheOpt, no_cache: bool = NoCacheOpt,
+) -> None:
+    """Play a routine live, hands-free: keys space pause, n next, p back, q quit."""
+    from coach import compiler, live, loader, player, playui
+
+    r = loader.load(routine)
+    player.check_start(r, compiler.total_ms(r), start)  # a bad --from fails before any speech is made
+    with live.Sink(device) as sink:
+        session = _prepare(routine, _speech_options(engine, voice, rate, volume, phrases, language, cache_dir, no_cache))
+        typer.echo(f"playing on {sink.name}", err=True)
+        outcome = playui.run(session, sink, player.resolve_start(session, start))
+    typer.echo(outcome.summary, err=True)
+    if outcome.reason == "interrupted":
+        raise typer.Exit(130)
+
+
+@app.command()
+def devices() -> None:
+    """List audio output devices for `coach play --device` and `coach say --device`."""
+    from coach import live
+
+    found = live.devices()
+    for d in found:
+        typer.echo(f"{d.name}  ({d.backend})")
+    typer.echo("null  (plays into nothing in real time: try the player without sound)")
+    if not found:
+        typer.echo("no sound device found: `coach render` makes an MP3 to play anywhere", err=True)
+
+
+@app.command()
 def cache(
     clear: bool = typer.Option(False, "--clear", help="Delete every cached clip."),
     cache_dir: Optional[Path] = CacheOpt,
@@ -204,11 +274,28 @@ def cache(
 
 
 def main() -> None:
+    warnings.showwarning = _show_warning
     try:
         app()
     except CoachError as exc:
         typer.echo(f"coach: error: {exc}", err=True)
         sys.exit(1)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt:  # before typer runs; inside it, typer turns Ctrl-C into a silent exit 130
         typer.echo("coach: interrupted", err=True)
         sys.exit(130)
+    except SystemExit as exc:
+        if _interrupted(exc):
+            typer.echo("coach: interrupted", err=True)
+        raise
+
+
+def _interrupted(exc: SystemExit) -> bool:
+    """Typer ends a Ctrl-C as `Exit(130) from KeyboardInterrupt`; a command's own exit 130 is not one."""
+    typer_exit = exc.__context__
+    return typer_exit is not None and isinstance(typer_exit.__cause__, KeyboardInterrupt)
+
+
+def _show_warning(message: Warning | str, category: type[Warning], filename: str, lineno: int,
+                  file: TextIO | None = None, line: str | None = None) -> None:
+    """A warning (say, a speech cache that cannot be written) as one line, without source code."""
+    typer.echo(f"coach: warning: {message}", err=True)

@@ -34,6 +34,7 @@ class EncodeOptions:
     channels: int = 1
     bitrate: str = "64k"
     tags: Mapping[str, str] = field(default_factory=dict)
+    metadata: str | None = None  # an ffmetadata file's text: tags and chapters (replaces `tags`)
 
 
 def check_output(out: Path) -> None:
@@ -58,16 +59,33 @@ def write(
     check_output(out)
     if options.format not in FORMATS:
         raise EncoderError(f"unknown format `{options.format}`", f"formats: {', '.join(FORMATS)}")
+    with tempfile.TemporaryDirectory(prefix="coach-encode-") as scratch:
+        _write(chunks, out, options, Path(scratch), finish, progress)
+
+
+def _write(
+    chunks: Iterable[np.ndarray],
+    out: Path,
+    options: EncodeOptions,
+    scratch: Path,
+    finish: Callable[[Path], None] | None,
+    progress: Callable[[int], None] | None,
+) -> None:
     fd, tmp_name = tempfile.mkstemp(prefix=f".{out.name}.", suffix=f".part.{options.format}", dir=out.parent or ".")
     os.close(fd)
     tmp = Path(tmp_name)
     cmd = [ffmpeg_path(), "-hide_banner", "-loglevel", "error", "-nostdin", "-y",
-           "-f", "s16le", "-ar", str(options.rate), "-ac", str(options.channels), "-i", "pipe:0",
-           *FORMATS[options.format]]
+           "-f", "s16le", "-ar", str(options.rate), "-ac", str(options.channels), "-i", "pipe:0"]
+    if options.metadata is not None:
+        meta = scratch / "metadata.txt"
+        meta.write_text(options.metadata, encoding="utf-8")
+        cmd += ["-f", "ffmetadata", "-i", str(meta), "-map", "0:a", "-map_metadata", "1", "-map_chapters", "1"]
+    cmd += FORMATS[options.format]
     if options.format != "wav":
         cmd += ["-b:a", options.bitrate]
-    for key, value in options.tags.items():
-        cmd += ["-metadata", f"{key}={value}"]
+    if options.metadata is None:
+        for key, value in options.tags.items():
+            cmd += ["-metadata", f"{key}={value}"]
     cmd += ["-f", {"m4a": "mp4"}.get(options.format, options.format), str(tmp)]
     proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stderr=subprocess.PIPE)
     try:

@@ -57,6 +57,10 @@ class EncoderError(CoachError):
     """The audio encoder failed."""
 
 
+class MediaError(CoachError):
+    """A file given to decorate the output (cover image, music) cannot be used."""
+
+
 class OutputError(CoachError):
     """The output file cannot be written (folder missing, read-only, disk full)."""
 

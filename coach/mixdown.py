@@ -1,28 +1,62 @@
-"""Placed cues + clips -> the session's audio, as PCM chunks from any position.
+"""Placed cues + clips (+ tones, + a music bed) -> the session's audio, as PCM from any position.
 
-`render(start, n)` is a pure function of position, so the MP3 sink streams it front to back in
+`render(start, n)` is a pure function of position, so the file sink streams it front to back in
 fixed-size chunks (constant memory whatever the session length) and the live player can seek.
+Layers: the voice (clips normalised together so the loudest peak is -1 dBFS, then `voice_db`),
+generated tones, and the music bed ducked under every cue; then an optional true-peak limiter.
+Mono without music, stereo (voice in the centre) with it; frames come interleaved.
 """
 
 from __future__ import annotations
 
 import bisect
-from typing import Iterator, Mapping
+import copy
+from dataclasses import dataclass, replace
+from typing import Iterator, Mapping, Sequence
 
 import numpy as np
 
+from coach.ducking import Ducking
+from coach.limiter import Limiter
+from coach.music import MusicBed
 from coach.scheduler import Cue
 from coach.speech.clip import Clip
+from coach.tones import Tone, synthesize
 
 PEAK_DBFS = -1.0
+FULL_SCALE = 32768.0
+
+
+@dataclass(frozen=True)
+class MixSettings:
+    voice_db: float = 0.0  # on top of the clips' joint normalisation
+    tones_db: float = -20.0  # peak level of the tones, dBFS
+    music_db: float = 0.0  # on the music as decoded
+    duck_db: float = 12.0  # how far the music dips under speech
+    ceiling_db: float | None = None  # the limiter's true-peak ceiling, dBTP; None: no limiter
+    # Layers on or off, to measure one alone.
+    voice: bool = True
+    tones: bool = True
+    music: bool = True
 
 
 class Mixdown:
-    def __init__(self, cues: tuple[Cue, ...], clips: Mapping[str, Clip], duration_ms: int, rate: int) -> None:
+    def __init__(
+        self,
+        cues: tuple[Cue, ...],
+        clips: Mapping[str, Clip],
+        duration_ms: int,
+        rate: int,
+        settings: MixSettings | None = None,
+        music: MusicBed | None = None,
+        tones: Sequence[Tone] = (),
+    ) -> None:
         self.rate = rate
         self.duration_ms = duration_ms
         self.frames = duration_ms * rate // 1000
         self.cues = cues
+        self.music = music
+        self.channels = music.channels if music is not None else 1
         peak = max((int(np.abs(c.samples.astype(np.int32)).max()) for c in clips.values() if len(c.samples)), default=0)
         gain = (32767 * 10 ** (PEAK_DBFS / 20)) / peak if peak else 1.0
         self._audio: dict[str, np.ndarray] = {}
@@ -30,14 +64,65 @@ class Mixdown:
             samples = clip.resampled(rate).samples.astype(np.float32) * gain
             self._audio[speech] = np.clip(np.round(samples), -32768, 32767).astype(np.int16)
         self._starts = [self.frame(c.start_ms) for c in cues]
+        self._spans = [(s, s + len(self._audio[c.speech])) for s, c in zip(self._starts, cues)]
+        self.tones = tuple(tones)
+        self._tone_audio = {name: synthesize(name, rate) for name in {t.sound for t in self.tones}}
+        self._tone_starts = [self.frame(t.start_ms) for t in self.tones]
+        self._longest_tone = max((len(a) for a in self._tone_audio.values()), default=0)
+        self.settings = MixSettings()
+        self._configure(settings or MixSettings())
+
+    def _configure(self, settings: MixSettings) -> None:
+        self.settings = settings
+        self._voice_gain = 10 ** (settings.voice_db / 20) if settings.voice else 0.0
+        self._tone_gain = FULL_SCALE * 10 ** (settings.tones_db / 20) if settings.tones and self.tones else 0.0
+        self._music_gain = FULL_SCALE * 10 ** (settings.music_db / 20) if settings.music and self.music else 0.0
+        self._ducking = Ducking(self._spans, settings.duck_db, self.rate)
+        self._limiter = Limiter(settings.ceiling_db, self.rate, FULL_SCALE) if settings.ceiling_db is not None else None
+
+    def with_settings(self, settings: MixSettings) -> "Mixdown":
+        """The same session mixed another way (shares the prepared audio)."""
+        other = copy.copy(self)
+        other._configure(settings)
+        return other
+
+    def adjusted(self, **changes: object) -> "Mixdown":
+        return self.with_settings(replace(self.settings, **changes))  # type: ignore[arg-type]
+
+    def speech_only(self, gap_ms: int | None = 200) -> "Mixdown":
+        """The voice layer alone, in mono, to measure it. With `gap_ms`, the cues back to back that
+        far apart and no tones: measuring then takes the time of the speech, not of the session
+        (silence is gated out of loudness anyway). With None, the session's own timing and tones."""
+        other = copy.copy(self)
+        other.music, other.channels = None, 1
+        if gap_ms is None:
+            other._configure(replace(self.settings, music=False))
+            return other
+        cues, at = [], 0
+        for cue in self.cues:
+            length = -(-len(self._audio[cue.speech]) * 1000 // self.rate)
+            cues.append(replace(cue, start_ms=at, end_ms=at + length))
+            at += length + gap_ms
+        other.cues = tuple(cues)
+        other.duration_ms = at
+        other.frames = other.frame(at)
+        other.tones = ()
+        other._starts = [other.frame(c.start_ms) for c in cues]
+        other._spans = [(s, s + len(self._audio[c.speech])) for s, c in zip(other._starts, cues)]
+        other._tone_starts = []
+        other._configure(replace(self.settings, tones=False, music=False))
+        return other
 
     def frame(self, ms: int) -> int:
         return ms * self.rate // 1000
 
-    def render(self, start: int, count: int) -> np.ndarray:
-        """`count` mono int16 frames from frame `start` (silence past the end is not produced)."""
-        count = max(0, min(count, self.frames - start))
-        out = np.zeros(count, dtype=np.int16)
+    def _plain(self) -> bool:
+        return not self._tone_gain and not self._music_gain and self._limiter is None and self._voice_gain == 1.0
+
+    def _voice(self, start: int, count: int) -> np.ndarray:
+        out = np.zeros(count, dtype=np.float64)
+        if not self._voice_gain:
+            return out
         end = start + count
         # Cues never overlap, so at most a few touch any chunk: start at the first that may.
         i = max(0, bisect.bisect_right(self._starts, start) - 1)
@@ -46,11 +131,69 @@ class Mixdown:
             c0 = self._starts[i]
             lo, hi = max(start, c0), min(end, c0 + len(audio))
             if hi > lo:
-                out[lo - start : hi - start] = audio[lo - c0 : hi - c0]
+                out[lo - start : hi - start] += audio[lo - c0 : hi - c0]
             i += 1
+        return out * self._voice_gain
+
+    def _tones(self, start: int, count: int, out: np.ndarray) -> None:
+        end = start + count
+        i = bisect.bisect_left(self._tone_starts, start - self._longest_tone)
+        while i < len(self.tones) and self._tone_starts[i] < end:
+            audio = self._tone_audio[self.tones[i].sound]
+            t0 = self._tone_starts[i]
+            lo, hi = max(start, t0), min(end, t0 + len(audio))
+            if hi > lo:
+                out[lo - start : hi - start] += audio[lo - t0 : hi - t0] * self._tone_gain
+            i += 1
+
+    def _mix(self, start: int, count: int) -> np.ndarray:
+        """(count, channels) float64 in int16 units, silent outside the session."""
+        lo, hi = max(0, start), min(self.frames, start + count)
+        out = np.zeros((count, self.channels))
+        if hi <= lo:
+            return out
+        mono = self._voice(lo, hi - lo)
+        if self._tone_gain:
+            self._tones(lo, hi - lo, mono)
+        out[lo - start : hi - start] = mono[:, None]
+        if self._music_gain and self.music is not None:
+            music = self.music.render(lo, hi - lo).astype(np.float64)
+            music *= (self._ducking.gains(lo, hi - lo) * self._music_gain)[:, None]
+            out[lo - start : hi - start] += music
         return out
+
+    def _mastered(self, start: int, count: int) -> np.ndarray:
+        if self._limiter is None:
+            return self._mix(start, count)
+        lo, hi = self._limiter.window(start, count)
+        audio = self._mix(lo, hi - lo)
+        gains = self._limiter.gains(audio)[start - lo : start - lo + count]
+        return audio[start - lo : start - lo + count] * gains[:, None]
+
+    def render(self, start: int, count: int) -> np.ndarray:
+        """`count` frames from frame `start` as interleaved int16 (silence past the end is not produced)."""
+        count = max(0, min(count, self.frames - start))
+        if self._plain() and self.channels == 1:
+            return np.clip(np.round(self._voice(start, count)), -32768, 32767).astype(np.int16)
+        audio = self._mastered(start, count)
+        return np.clip(np.round(audio), -32768, 32767).astype(np.int16).reshape(-1)
+
+    def render_float(self, start: int, count: int) -> np.ndarray:
+        """Like `render`, as float32 (1.0 = full scale) with nothing clipped: for measuring."""
+        count = max(0, min(count, self.frames - start))
+        return (self._mastered(start, count) / FULL_SCALE).astype(np.float32).reshape(-1)
 
     def chunks(self, frames_per_chunk: int = 0, start: int = 0) -> Iterator[np.ndarray]:
         step = frames_per_chunk or self.rate
         for pos in range(start, self.frames, step):
             yield self.render(pos, step)
+
+    def float_chunks(self, frames_per_chunk: int = 0) -> Iterator[np.ndarray]:
+        step = frames_per_chunk or self.rate
+        for pos in range(0, self.frames, step):
+            yield self.render_float(pos, step)
+
+    def close(self) -> None:
+        """Stop the music decoders (a no-op without music)."""
+        if self.music is not None:
+            self.music.close()

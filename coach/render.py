@@ -1,49 +1,254 @@
-"""Render a prepared session to an audio file: mixdown streamed into the encoder, then tags."""
+"""Render a prepared session to an audio file a phone player does justice to.
+
+Steps: check the inputs (cover, music) before any audio work; build the mixdown (voice, tones,
+ducked music); master it to the loudness target (streaming measurement passes); stream it into
+the encoder; tag the file (chapters, cover, cue text) and measure it as decoded before it is
+renamed into place; then write the subtitle sidecars. Nothing is left at the output path if a
+step fails.
+"""
 
 from __future__ import annotations
 
 import datetime
-from dataclasses import dataclass
+import math
+import os
+import tempfile
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
-from coach import encode
+import numpy as np
+
+from coach import chapters as chapter_list
+from coach import cover as covers
+from coach import encode, music, subtitles, tags, tones
+from coach import loudness as meter
+from coach.errors import CoachError, OutputError
+from coach.mixdown import Mixdown
 from coach.session import Session
+
+CHAPTER_MODES = (*chapter_list.MODES, "none")
+BITRATES = {1: "64k", 2: "128k"}
+PEAK_TOLERANCE_DB = 0.05  # the meter prints one decimal
+LOUDNESS_TOLERANCE_LU = 0.4  # after the excerpt's correction, a second encode only for more
+CODEC_SHIFT_MIN_LU = 0.05
+EXCERPT_MS = 60_000
 
 
 @dataclass(frozen=True)
 class RenderOptions:
     format: str = "mp3"
     rate: int = 44100
-    bitrate: str = "64k"
+    bitrate: str | None = None  # None: 64k for the voice alone, 128k with music
+    chapters: str = "exercise"  # exercise, block or none
+    cover: Path | None = None  # None: a generated cover
+    subtitles: tuple[str, ...] = ()  # sidecar formats: vtt, srt, lrc
+    loudness: float = meter.TARGET_LUFS
+    true_peak: float = meter.CEILING_DBTP
+    music: Path | None = None  # a file, or a folder played through in name order
+    music_level: float = meter.MUSIC_LEVEL_DB  # the music's loudness relative to the voice
+    duck: float = meter.DUCK_DB  # how far the music dips under speech
+    beeps: bool = False  # countdown pips and a go tone
+    marks: bool = False  # a soft tone where each work and rest starts
 
 
-def tags(session: Session) -> dict[str, str]:
-    routine = session.routine
-    return {
-        "title": routine.title,
-        "artist": routine.coach or "coach",
-        "album": "coach sessions",
-        "genre": "Fitness",
-        "date": str(datetime.date.today().year),
-        "comment": routine.description,
-    }
+@dataclass(frozen=True)
+class RenderReport:
+    path: Path
+    duration_ms: int
+    channels: int
+    chapters: tuple[chapter_list.Chapter, ...]
+    measured: meter.Loudness  # the encoded file, as decoded
+    mastering: meter.Mastering
+    sidecars: tuple[Path, ...]
 
 
-def render(session: Session, out: Path, options: RenderOptions, progress: Callable[[int, int], None] | None = None) -> None:
+@dataclass(frozen=True)
+class Inputs:
+    """The user's files, checked: the cover image and the music playlist."""
+
+    cover: covers.Cover | None
+    music: tuple[Path, ...]
+
+
+def check(options: RenderOptions) -> Inputs:
+    """Everything about the options that can fail, before any speech or audio work."""
+    if options.format not in encode.FORMATS:
+        raise CoachError(f"unknown format `{options.format}`", f"formats: {', '.join(encode.FORMATS)}")
+    if options.chapters not in CHAPTER_MODES:
+        raise CoachError(f"unknown chapter mode `{options.chapters}`", f"modes: {', '.join(CHAPTER_MODES)}")
+    unknown = [s for s in options.subtitles if s not in subtitles.FORMATS]
+    if unknown:
+        raise CoachError(f"unknown subtitle format `{unknown[0]}`", f"formats: {', '.join(subtitles.FORMATS)}")
+    cover = covers.from_file(options.cover) if options.cover is not None else None
+    tracks = tuple(music.playlist(options.music)) if options.music is not None else ()
+    return Inputs(cover, tracks)
+
+
+def check_render(out: Path, options: RenderOptions) -> Inputs:
+    """`check`, and that the audio file and its sidecars can be written."""
     encode.check_output(out)
-    mix = session.mixdown(options.rate)
-    done = 0
+    for path in sidecar_paths(out, options):
+        encode.check_output(path)
+    return check(options)
 
-    def step(frames: int) -> None:
-        nonlocal done
-        done += frames
-        if progress:
-            progress(done, mix.frames)
 
-    encode.write(
-        mix.chunks(),
-        out,
-        encode.EncodeOptions(options.format, options.rate, 1, options.bitrate, tags(session)),
-        progress=step,
+def sidecar_paths(out: Path, options: RenderOptions) -> list[Path]:
+    return [out.with_suffix(f".{fmt}") for fmt in options.subtitles]
+
+
+def track_info(session: Session, options: RenderOptions, cover: covers.Cover | None) -> tags.TrackInfo:
+    routine = session.routine
+    marks = () if options.chapters == "none" else chapter_list.chapters(session.timeline, session.book, options.chapters)
+    return tags.TrackInfo(
+        title=routine.title,
+        artist=routine.coach or "coach",
+        album="coach sessions",
+        year=str(datetime.date.today().year),
+        genre="Fitness",
+        comment=routine.description,
+        language=session.book.language or routine.language,
+        duration_ms=session.timeline.duration_ms,
+        chapters=marks,
+        cues=session.cues,
+        cover=cover or covers.generated(routine, session.timeline.duration_ms),
     )
+
+
+def build_mixdown(session: Session, options: RenderOptions, tracks: tuple[Path, ...]) -> Mixdown:
+    used = {c.speech for c in session.cues}
+    frames = session.timeline.duration_ms * options.rate // 1000
+    bed = music.MusicBed(list(tracks), frames, options.rate) if tracks else None
+    sounds = tones.placements(session.timeline, options.beeps, options.marks) if options.beeps or options.marks else ()
+    clips = {k: v for k, v in session.clips.items() if k in used}
+    return Mixdown(session.cues, clips, session.timeline.duration_ms, options.rate, music=bed, tones=sounds)
+
+
+def render(
+    session: Session, out: Path, options: RenderOptions, progress: Callable[[int, int], None] | None = None
+) -> RenderReport:
+    inputs = check_render(out, options)
+    info = track_info(session, options, inputs.cover)
+    margin = meter.CODEC_MARGIN_DB[options.format]
+    mix = build_mixdown(session, options, inputs.music)
+    try:
+        step = _Steps(mix.frames * (4 + (mix.music is not None)), progress)
+        mastered, mastering = meter.master(mix, options.loudness, options.true_peak, options.music_level,
+                                           options.duck, margin, step)
+        shift = _codec_shift(mastered, options, step)
+        if abs(shift) > CODEC_SHIFT_MIN_LU:
+            mastered = mastered.with_settings(meter.trimmed(mastered.settings, -shift / mastering.slope))
+        try:
+            measured = _encode(mastered, out, options, info, mastering, step, retry=True)
+        except _Retry as again:
+            # The encoder moved the loudness or pushed a peak over: adjust and encode once more.
+            settings = meter.trimmed(mastered.settings, again.trim_db)
+            if settings.ceiling_db is not None:
+                settings = replace(settings, ceiling_db=settings.ceiling_db - again.peak_db)
+            measured = _encode(mastered.with_settings(settings), out, options, info, mastering, step, retry=False)
+    finally:
+        mix.close()
+    sidecars = []
+    for fmt, path in zip(options.subtitles, sidecar_paths(out, options)):
+        _write_text(path, subtitles.FORMATS[fmt](session.cues, info.sheet))
+        sidecars.append(path)
+    return RenderReport(out, session.timeline.duration_ms, mix.channels, info.chapters, measured, mastering,
+                        tuple(sidecars))
+
+
+class _Retry(Exception):
+    """The encoder moved the loudness or pushed a peak over the ceiling: encode once more."""
+
+    def __init__(self, peak_db: float, trim_db: float) -> None:
+        super().__init__(f"encode again: {peak_db:.1f} dB more peak margin, {trim_db:+.1f} dB")
+        self.peak_db = peak_db
+        self.trim_db = trim_db
+
+
+class _Steps:
+    """Progress over every streaming pass; how many mastering takes is only known as it goes."""
+
+    def __init__(self, total: int, progress: Callable[[int, int], None] | None) -> None:
+        self.done, self.total, self.progress = 0, total, progress
+
+    def __call__(self, frames: int) -> None:
+        self.done += frames
+        self.total = max(self.total, self.done + frames)
+        if self.progress:
+            self.progress(self.done, self.total)
+
+
+def _codec_shift(mastered: Mixdown, options: RenderOptions, step: _Steps) -> float:
+    """How much the encoder changes the loudness (low-bitrate MP3 loses a few tenths of a LU),
+    found on an excerpt: encode the session's first minute, decode it, compare."""
+    frames = min(mastered.frames, EXCERPT_MS * mastered.rate // 1000)
+    if options.format == "wav" or frames < mastered.rate * 3:
+        return 0.0
+    sent = meter.StreamMeter(mastered.rate, mastered.channels, "s16le", true_peak=False)
+
+    def chunks() -> Iterator[np.ndarray]:
+        for pos in range(0, frames, mastered.rate):
+            chunk = mastered.render(pos, min(mastered.rate, frames - pos))
+            sent.feed(chunk)
+            yield chunk
+
+    try:
+        with tempfile.TemporaryDirectory(prefix="coach-excerpt-") as folder:
+            excerpt = Path(folder) / f"excerpt.{options.format}"
+            bitrate = options.bitrate or BITRATES[mastered.channels]
+            encode.write(chunks(), excerpt, encode.EncodeOptions(options.format, options.rate, mastered.channels, bitrate),
+                         progress=step)
+            before = sent.result()
+            after = meter.measure_file(excerpt)
+    finally:
+        sent.close()
+    shift = after.integrated - before.integrated
+    return shift if math.isfinite(shift) else 0.0
+
+
+def _encode(
+    mastered: Mixdown, out: Path, options: RenderOptions, info: tags.TrackInfo, mastering: meter.Mastering,
+    step: _Steps, retry: bool,
+) -> meter.Loudness:
+    """Encode, tag, and measure the file as decoded (before it replaces `out`)."""
+    measured: list[meter.Loudness] = []
+    stream = meter.StreamMeter(mastered.rate, mastered.channels, "s16le", true_peak=False)
+
+    def chunks() -> Iterator[np.ndarray]:
+        for chunk in mastered.chunks():
+            stream.feed(chunk)
+            yield chunk
+
+    def finish(tmp: Path) -> None:
+        sent = stream.result()
+        tags.write(tmp, options.format, info)
+        got = meter.measure_file(tmp)
+        measured.append(got)
+        excess = got.true_peak - options.true_peak
+        shift = got.integrated - sent.integrated  # what the encoder did to the loudness
+        if retry and (excess > PEAK_TOLERANCE_DB or abs(shift) > LOUDNESS_TOLERANCE_LU):
+            # More gain means more limiting: loudness grows about `slope` dB per dB of gain.
+            raise _Retry(max(0.0, excess + 0.3), -shift / mastering.slope)
+
+    bitrate = options.bitrate or BITRATES[mastered.channels]
+    try:
+        encode.write(
+            chunks(), out,
+            encode.EncodeOptions(options.format, options.rate, mastered.channels, bitrate, info.text_tags,
+                                 tags.ffmetadata(info)),
+            finish=finish, progress=step,
+        )
+    finally:
+        stream.close()
+    return measured[0]
+
+
+def _write_text(path: Path, text: str) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
+            handle.write(text)
+        os.replace(tmp, path)
+    except OSError as exc:
+        Path(tmp).unlink(missing_ok=True)
+        raise OutputError(f"cannot write {path}: {exc.strerror or exc}") from None

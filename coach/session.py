@@ -70,11 +70,24 @@ def wording(routine: Routine, options: SpeechOptions) -> Phrasebook:
 
 
 def voice_for(routine: Routine, book: Phrasebook, options: SpeechOptions) -> Voice:
-    """Flags beat the routine's `voice:`, which beats the phrasebook's voice for the language."""
-    wanted = Voice(name=book.voice or None).merged(routine.voice).merged(options.voice)
-    if options.language and not (options.voice.name or routine.voice.name):
-        wanted = Voice(book.voice or options.language, wanted.rate, wanted.volume)
-    return wanted
+    """Which voice speaks, most specific first.
+
+    Name: `--voice`; the routine's `voice:` name, while the session is in the routine's own
+    language (a voice picked for English should not read Spanish words); the phrasebook's voice
+    for the language; the language itself. Rate and volume: the flags, then the routine's.
+    """
+    name = options.voice.name
+    if name is None and _same_language(routine.language, book.language):
+        name = routine.voice.name
+    if name is None:
+        name = book.voice or book.language or None
+    settings = routine.voice.merged(options.voice)
+    return Voice(name, settings.rate, settings.volume)
+
+
+def _same_language(a: str, b: str) -> bool:
+    """es and es-419 are the same language for choosing a voice."""
+    return not b or phrasebooks.base_language(a) == phrasebooks.base_language(b)
 
 
 def open_engine(options: SpeechOptions) -> Engine:

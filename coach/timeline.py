@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 from dataclasses import asdict, dataclass
 from enum import IntEnum
 
@@ -34,6 +35,13 @@ class Segment:
     def duration_ms(self) -> int:
         return self.end_ms - self.start_ms
 
+    def label(self) -> str:
+        """'work: Quad pulls (left)', 'rest', 'lead_in' — for cue sheets and displays."""
+        if not self.exercise:
+            return self.kind
+        side = f" ({self.side})" if self.side else ""
+        return f"{self.kind}: {self.exercise}{side}"
+
 
 @dataclass(frozen=True)
 class CueRequest:
@@ -59,6 +67,11 @@ class Timeline:
     duration_ms: int
     segments: tuple[Segment, ...]
     requests: tuple[CueRequest, ...]
+
+    def segment_at(self, ms: int) -> Segment:
+        """The segment playing at `ms` (the last one at or past the end)."""
+        starts = [s.start_ms for s in self.segments]
+        return self.segments[max(0, min(bisect.bisect_right(starts, ms) - 1, len(self.segments) - 1))]
 
     def segments_json(self) -> list[dict[str, object]]:
         return [asdict(s) for s in self.segments]

@@ -6,6 +6,7 @@ import difflib
 import re
 import string
 from dataclasses import dataclass, field
+from functools import cached_property
 from types import MappingProxyType
 from typing import Mapping
 
@@ -34,7 +35,48 @@ PLACEHOLDERS: Mapping[str, tuple[str, ...]] = MappingProxyType(
 CUE_KINDS: tuple[str, ...] = tuple(PLACEHOLDERS)
 ALL_PLACEHOLDERS: frozenset[str] = frozenset(p for ps in PLACEHOLDERS.values() for p in ps)
 
-UNIT_WORDS = ("second", "seconds", "minute", "minutes", "hour", "hours", "rep", "reps", "left", "right")
+# When each cue kind is spoken: for `coach phrases` comments and the docs.
+WHEN: Mapping[str, str] = MappingProxyType(
+    {
+        "intro": "at the very start, during the lead-in",
+        "block": "before the first exercise of each block",
+        "round": "before the first exercise of rounds 2, 3, ... of a block",
+        "next": "before each exercise (and before each round of it)",
+        "countdown": "the last seconds before work starts ({count} is 3, 2, 1)",
+        "go": "the moment work starts (on each side)",
+        "halfway": "half-way through a timed exercise of 20 s or more",
+        "remaining": "10 s before the end of a timed exercise of 30 s or more",
+        "switch": "between the two sides of a `sides: true` exercise",
+        "tip": "the exercise's tips, spread over its work time",
+        "rest": "when a rest starts",
+        "rep": "each rep of a `reps:` exercise, from the second ({count} is 2, 3, ...)",
+        "finish": "at the end of the session",
+    }
+)
+
+# What each placeholder stands for.
+MEANING: Mapping[str, str] = MappingProxyType(
+    {
+        "title": "the routine's title",
+        "total": "the session's length, in words (\"16 minutes\")",
+        "blocks": "how many blocks the session has",
+        "block": "the block's name",
+        "round": "the round number",
+        "rounds": "how many rounds the block has",
+        "next": "the name of the exercise coming next",
+        "exercise": "the exercise's name",
+        "work": "the exercise's work, in words (\"45 seconds\", \"10 reps\")",
+        "reps": "the rep count in words (\"10 reps\"), empty for timed exercises",
+        "side": "the side being worked (\"left side\"), empty for one-sided exercises",
+        "count": "the number being counted",
+        "seconds": "the time left, in words (\"10 seconds\")",
+        "tip": "the tip's text",
+        "rest": "the rest's length, in words (\"15 seconds\")",
+    }
+)
+
+# Words a phrasebook gives for durations, rep counts and sides; `and` joins "1 minute [and] 30 seconds".
+UNIT_WORDS = ("second", "seconds", "minute", "minutes", "hour", "hours", "rep", "reps", "left", "right", "and")
 
 
 def suggest(word: str, choices: object) -> str:
@@ -43,27 +85,45 @@ def suggest(word: str, choices: object) -> str:
     return f"did you mean `{close[0]}`?" if close else ""
 
 
+_BRACE_PROBLEMS = {
+    "Single '}' encountered in format string": "a `}` without a `{` before it",
+    "Single '{' encountered in format string": "a `{` without a `}` after it",
+    "expected '}' before end of string": "a `{` that is never closed",
+    "end of string while looking for conversion specifier": "a `{` that is never closed",
+    "unexpected '{' in field name": "a `{` inside a placeholder, before its `}`",
+    "unmatched '{' in format spec": "a `{` inside a placeholder",
+}
+
+
 def check_template(kind: str, template: str, file: str = "", line: int = 0) -> None:
     """Raise RoutineError if `template` cannot be rendered for cue `kind`."""
     if kind not in PLACEHOLDERS:
         raise RoutineError(f"unknown cue kind `{kind}`", file, line, suggest(kind, CUE_KINDS) or f"kinds are: {', '.join(CUE_KINDS)}")
-    try:
-        fields = [name for _, name, _, _ in string.Formatter().parse(template) if name is not None]
-    except ValueError as exc:
-        raise RoutineError(
-            f"cue `{kind}` template {template!r}: {exc}", file, line, "write {{ and }} for literal braces"
-        ) from None
     allowed = PLACEHOLDERS[kind]
-    for name in fields:
+    available = f"placeholders for `{kind}`: {', '.join('{' + p + '}' for p in allowed)}"
+    try:
+        fields = [(name, spec, conv) for _, name, spec, conv in string.Formatter().parse(template) if name is not None]
+    except ValueError as exc:
+        problem = _BRACE_PROBLEMS.get(str(exc), str(exc))
+        raise RoutineError(
+            f"cue `{kind}` template {template!r}: unbalanced braces, {problem}", file, line,
+            "placeholders look like {exercise}; write {{ and }} for literal braces",
+        ) from None
+    for name, spec, conversion in fields:
+        if not name:
+            raise RoutineError(f"cue `{kind}` template {template!r}: empty {{}}", file, line, available)
         if name not in ALL_PLACEHOLDERS:
-            hint = suggest(name, ALL_PLACEHOLDERS) or f"placeholders for `{kind}`: {', '.join('{' + p + '}' for p in allowed)}"
+            hint = suggest(name, allowed) or suggest(name, ALL_PLACEHOLDERS) or available
             raise RoutineError(f"cue `{kind}`: unknown placeholder {{{name}}}", file, line, hint)
         if name not in allowed:
             raise RoutineError(
-                f"cue `{kind}`: placeholder {{{name}}} is not available for this kind",
-                file,
-                line,
+                f"cue `{kind}`: placeholder {{{name}}} is not available for this kind", file, line,
                 f"available: {', '.join('{' + p + '}' for p in allowed)}",
+            )
+        if spec or conversion:
+            raise RoutineError(
+                f"cue `{kind}`: placeholder {{{name}{'!' + conversion if conversion else ''}{':' + spec if spec else ''}}} has a format",
+                file, line, f"placeholders are words already: write {{{name}}}",
             )
 
 
@@ -92,7 +152,9 @@ class Phrasebook:
         units.update(top.units)
         numbers = dict(self.numbers)
         numbers.update(top.numbers)
-        lexicon = dict(self.lexicon)
+        # The lexicon ignores case: `rdl` on top replaces `RDL` below.
+        replaced = {w.casefold() for w in top.lexicon}
+        lexicon = {w: said for w, said in self.lexicon.items() if w.casefold() not in replaced}
         lexicon.update(top.lexicon)
         return Phrasebook(
             top.language or self.language,
@@ -124,6 +186,9 @@ class Phrasebook:
             parts.append(self.unit(minutes, "minute"))
         if secs or not parts:
             parts.append(self.unit(secs, "second"))
+        joiner = self.units.get("and", "")
+        if joiner and len(parts) > 1:
+            parts[-1] = f"{joiner} {parts[-1]}"
         return " ".join(parts)
 
     def reps(self, n: int) -> str:
@@ -133,23 +198,43 @@ class Phrasebook:
         return self.units.get(side, side) if side else ""
 
     def render(self, kind: str, context: Mapping[str, object], occurrence: int) -> str | None:
-        """The display text of one cue, or None when the kind is silenced."""
+        """The display text of one cue, or None when the kind is silenced.
+
+        Alternatives are taken in turn by `occurrence` (the how-many-th cue of this kind), so the
+        same routine always gets the same words. An empty placeholder takes the space before it
+        along ("Next: {exercise} {side}." without a side reads "Next: Plank.").
+        """
         alternatives = self.templates.get(kind, ())
         if not alternatives:
             return None
         template = alternatives[occurrence % len(alternatives)]
         text = template.format_map(_Context(context))
+        text = re.sub(r"\s*" + _EMPTY, "", text)
         return re.sub(r"\s+", " ", text).strip() or None
 
     def spoken(self, text: str) -> str:
-        """Apply the pronunciation lexicon: whole words/phrases, case-insensitive."""
-        for written, said in self.lexicon.items():
-            text = re.sub(rf"(?<!\w){re.escape(written)}(?!\w)", said, text, flags=re.IGNORECASE)
-        return text
+        """Apply the pronunciation lexicon: whole words/phrases, any case, longest first, in one pass."""
+        if not self.lexicon:
+            return text
+        pattern, said = self._lexicon_pattern
+        return pattern.sub(lambda m: said[int(str(m.lastgroup)[1:])], text)
+
+    @cached_property
+    def _lexicon_pattern(self) -> tuple[re.Pattern[str], list[str]]:
+        written = sorted(self.lexicon, key=len, reverse=True)
+        alternation = "|".join(f"(?P<w{i}>{re.escape(w)})" for i, w in enumerate(written))
+        pattern = re.compile(rf"(?<!\w)(?:{alternation})(?!\w)", re.IGNORECASE)
+        return pattern, [self.lexicon[w] for w in written]
+
+
+_EMPTY = "\x00"  # stands in for an empty placeholder while rendering
 
 
 class _Context(dict):  # type: ignore[type-arg]
-    """format_map context: placeholders validated at load time; a missing one renders empty."""
+    """format_map context: placeholders validated at load time; a missing or empty one renders empty."""
+
+    def __init__(self, values: Mapping[str, object]) -> None:
+        super().__init__({k: (v if v != "" and v is not None else _EMPTY) for k, v in values.items()})
 
     def __missing__(self, key: str) -> str:
-        return ""
+        return _EMPTY

@@ -6,8 +6,9 @@ alias bomb is rejected after a bounded amount of work instead of eating memory.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterator, NoReturn
 
 import yaml
 
@@ -17,6 +18,9 @@ from coach.wording import suggest
 
 MAX_FILE_BYTES = 1_000_000
 MAX_NODES = 100_000
+MAX_DEPTH = 100  # nesting levels; a routine uses fewer than 10
+MAX_ERRORS = 20  # reported at once; reading stops at the next one, so a bad file costs little
+MERGE = "tag:yaml.org,2002:merge"
 
 
 class Doc:
@@ -32,15 +36,17 @@ class Doc:
     def error(self, node: yaml.Node | None, message: str, hint: str = "") -> None:
         line = node.start_mark.line + 1 if node is not None else 0
         self.errors.append(RoutineError(message, self.file, line, hint))
+        if len(self.errors) > MAX_ERRORS:
+            self.raise_errors()
 
     def raise_errors(self) -> None:
         if len(self.errors) == 1:
             raise self.errors[0]
         if self.errors:
-            raise RoutineErrors(self.errors[:20])
+            raise RoutineErrors(self.errors[:MAX_ERRORS])
 
-    def _visit(self, node: yaml.Node) -> None:
-        self._visits += 1
+    def _visit(self, node: yaml.Node, count: int = 1) -> None:
+        self._visits += count
         if self._visits > MAX_NODES:
             raise RoutineError(
                 "document too large: more than 100,000 values after expanding aliases",
@@ -48,6 +54,27 @@ class Doc:
                 node.start_mark.line + 1,
                 "a YAML alias bomb? write the routine out plainly",
             )
+
+    def _merge(self, node: yaml.MappingNode) -> bool:
+        """Apply `<<` merge keys in place, as safe_load does; False (error reported) if they are bad.
+
+        Merging copies entries, and a merge of merges doubles them at every level: the merged size
+        is counted first, against the node budget, so a merge-key bomb costs nothing to reject.
+        """
+        if not any(k.tag == MERGE for k, _ in node.value):
+            return True
+        try:
+            self._visit(node, _merged_size(node, MAX_NODES - self._visits + 1))
+            self._constructor.flatten_mapping(node)
+        except yaml.MarkedYAMLError as exc:
+            line = exc.problem_mark.line + 1 if exc.problem_mark else node.start_mark.line + 1
+            problem = (exc.problem or "").split(", but found")[0]
+            self.errors.append(RoutineError(f"bad `<<` merge: {problem}", self.file, line, "`<<` takes a mapping or a list of mappings"))
+            return False
+        except RecursionError:
+            self.error(node, "a `<<` merge includes the mapping it is in", "merge other mappings only")
+            return False
+        return True
 
     # ---- typed reads -------------------------------------------------------
     def mapping(
@@ -59,9 +86,11 @@ class Doc:
             self.error(node, f"{what} must be a mapping (key: value lines), not {describe(node)}")
             return None
         own = {id(k) for k, _ in node.value}
-        self._constructor.flatten_mapping(node)  # `<<` merge keys, as safe_load does
+        if not self._merge(node):
+            return None
         out: dict[str, yaml.Node] = {}
         seen: dict[str, yaml.Node] = {}
+        unknown: set[str] = set()
         for key_node, value_node in node.value:
             self._visit(key_node)
             if not isinstance(key_node, yaml.ScalarNode):
@@ -71,12 +100,14 @@ class Doc:
             if id(key_node) in own:
                 if key in seen:
                     first = seen[key].start_mark.line + 1
-                    self.error(key_node, f"duplicate key `{key}` in {what}", f"first given on line {first}")
+                    self.error(key_node, f"duplicate key `{short(key, quote=False)}` in {what}", f"first given on line {first}")
                     continue
                 seen[key] = key_node
             if key not in allowed:
-                hint = suggest(key, allowed) or f"allowed: {', '.join(allowed)}"
-                self.error(key_node, f"unknown key `{key}` in {what}", hint)
+                if key not in unknown:  # once: merges can bring the same key in many times
+                    unknown.add(key)
+                    hint = suggest(key, allowed) or f"allowed: {', '.join(allowed)}"
+                    self.error(key_node, f"unknown key `{short(key, quote=False)}` in {what}", hint)
                 continue
             out[key] = value_node
         for key in required:
@@ -92,7 +123,10 @@ class Doc:
         try:
             return self._constructor.construct_object(node, deep=True)
         except yaml.YAMLError as exc:
-            self.error(node, f"cannot read value {node.value!r}: {exc.problem if hasattr(exc, 'problem') else exc}")
+            self.error(node, f"cannot read value {short(node.value)}: {exc.problem if hasattr(exc, 'problem') else exc}")
+            return _NotScalar(node)
+        except ValueError:  # an integer of thousands of digits: Python refuses to convert it
+            self.error(node, f"cannot read value {short(node.value)}: the number is far too long")
             return _NotScalar(node)
 
     def string(self, node: yaml.Node, what: str, allow_empty: bool = False, max_len: int = 500) -> str | None:
@@ -115,7 +149,7 @@ class Doc:
             self.error(node, f"{what} must be a whole number, not {describe(node)}")
             return None
         if not low <= value <= high:
-            self.error(node, f"{what} must be between {low:,} and {high:,}, not {value:,}")
+            self.error(node, f"{what} must be between {low:,} and {high:,}, not {short(value)}")
             return None
         return value
 
@@ -125,7 +159,7 @@ class Doc:
             self.error(node, f"{what} must be a number, not {describe(node)}")
             return None
         if not low <= value <= high:
-            self.error(node, f"{what} must be between {low} and {high}, not {value}")
+            self.error(node, f"{what} must be between {low} and {high}, not {short(value)}")
             return None
         return float(value)
 
@@ -148,10 +182,10 @@ class Doc:
             return None
         if ms < minimum_ms:
             low = "more than zero" if minimum_ms <= 1 else f"at least {minimum_ms / 1000:g}s"
-            self.error(node, f"{what} must be {low}, not {value}")
+            self.error(node, f"{what} must be {low}, not {short(value)}")
             return None
         if ms > maximum_ms:
-            self.error(node, f"{what} is too long ({value}); at most {maximum_ms // 3_600_000} hours")
+            self.error(node, f"{what} is too long ({short(value)}); at most {maximum_ms // 3_600_000} hours")
             return None
         return ms
 
@@ -185,7 +219,42 @@ def describe(node: yaml.Node) -> str:
     if tag == "null":
         return "empty"
     names = {"str": "text", "int": "a whole number", "float": "a number", "bool": "true/false"}
-    return f"{names.get(tag, tag)} {node.value!r}"
+    return f"{names.get(tag, tag)} {short(node.value)}"
+
+
+def short(value: object, limit: int = 40, quote: bool = True) -> str:
+    """A value for an error message, cut short so the message stays one line; text is quoted."""
+    if isinstance(value, int) and value.bit_length() > 3 * limit:
+        return f"a number of over {value.bit_length() * 3 // 10} digits"  # str() refuses 4,300+ digits
+    text = str(value)
+    if len(text) > limit:
+        text = text[: limit - 3] + "..."
+    return repr(text) if quote and isinstance(value, str) else text
+
+
+def _merged_size(node: yaml.MappingNode, budget: int) -> int:
+    """How many entries `node` has once its `<<` merges are applied (counting stops past `budget`)."""
+    sizes: dict[int, int] = {}
+
+    def size(mapping: yaml.Node) -> int:
+        if not isinstance(mapping, yaml.MappingNode):
+            return 0
+        if id(mapping) not in sizes:
+            sizes[id(mapping)] = 0  # a mapping merged into itself adds nothing more
+            total = 0
+            for key, value in mapping.value:
+                if key.tag != MERGE:
+                    total += 1
+                elif isinstance(value, yaml.SequenceNode):
+                    total += sum(size(sub) for sub in value.value)
+                else:
+                    total += size(value)
+                if total > budget:
+                    break
+            sizes[id(mapping)] = total
+        return sizes[id(mapping)]
+
+    return size(node)
 
 
 def read_text(path: Path) -> str:
@@ -215,8 +284,11 @@ def compose(text: str, file: str) -> yaml.Node:
     """The document's root node; syntax errors become located RoutineErrors."""
     if not text.strip() or all(not ln.strip() or ln.lstrip().startswith("#") for ln in text.splitlines()):
         raise RoutineError("file is empty", file, hint="a routine needs at least `title:` and `blocks:`")
+    _check_depth(text, file)
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
+    except RecursionError:
+        raise RoutineError("values nested too deeply", file, hint="a routine needs only a few levels of indentation") from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else 0
@@ -229,6 +301,40 @@ def compose(text: str, file: str) -> yaml.Node:
     if node is None:
         raise RoutineError("file is empty", file)
     return node
+
+
+_BRACKET = re.compile(r"[\[\]{}]")
+_ITEM_MARKS = re.compile(r"(?:[-?](?: +|$))*")  # `- - x`: compact nested lists
+
+
+def _check_depth(text: str, file: str) -> None:
+    """Reject deep nesting before PyYAML sees it: its scanner slows quadratically with depth.
+
+    An upper bound is enough: brackets inside quoted text count too, and indentation levels are
+    counted line by line; no real routine comes near the limit either way.
+    """
+    depth = 0
+    for match in _BRACKET.finditer(text):
+        depth = depth + 1 if match.group() in "[{" else max(0, depth - 1)
+        if depth > MAX_DEPTH:
+            _too_deep(file, text.count("\n", 0, match.start()) + 1)
+    indents: list[int] = []
+    for number, line in enumerate(text.splitlines(), 1):
+        body = line.lstrip(" ")
+        if not body or body.startswith("#"):
+            continue
+        indent = len(line) - len(body)
+        while indents and indents[-1] > indent:
+            indents.pop()
+        if not indents or indents[-1] < indent:
+            indents.append(indent)
+        marks = _ITEM_MARKS.match(body).group()  # type: ignore[union-attr]  # matches even nothing
+        if len(indents) + marks.count("-") + marks.count("?") > MAX_DEPTH:
+            _too_deep(file, number)
+
+
+def _too_deep(file: str, line: int) -> NoReturn:
+    raise RoutineError(f"values nested over {MAX_DEPTH} levels deep", file, line, "a routine needs only a few levels of indentation")
 
 
 def _syntax_hint(problem: str) -> str:

@@ -6,10 +6,14 @@ enough of them to pay for the workers' start-up; each clip is cached as soon as 
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 from concurrent.futures import ProcessPoolExecutor
-from typing import Callable, Iterable
+from concurrent.futures.process import BrokenProcessPool
+from typing import Callable, Iterable, Iterator
 
+from coach.errors import EngineError
 from coach.model import Voice
 from coach.speech.cache import ClipCache, clip_key
 from coach.speech.clip import Clip
@@ -41,16 +45,18 @@ def synthesize_all(
     if progress:
         progress(done, len(unique))
     jobs = jobs if jobs is not None else min(os.cpu_count() or 1, 4)
-    for text, clip in _synthesize(missing, engine, voice, jobs):
-        clips[text] = clip
-        cache.put(clip_key(engine.name, engine.version, voice, text), clip)
-        done += 1
-        if progress:
-            progress(done, len(unique))
+    # closing(): on Ctrl-C or an error here, the workers stop now, not when the generator is collected.
+    with contextlib.closing(_synthesize(missing, engine, voice, jobs)) as made:
+        for text, clip in made:
+            clips[text] = clip
+            cache.put(clip_key(engine.name, engine.version, voice, text), clip)
+            done += 1
+            if progress:
+                progress(done, len(unique))
     return clips
 
 
-def _synthesize(texts: list[str], engine: Engine, voice: Voice, jobs: int) -> Iterable[tuple[str, Clip]]:
+def _synthesize(texts: list[str], engine: Engine, voice: Voice, jobs: int) -> Iterator[tuple[str, Clip]]:
     if jobs <= 1 or len(texts) < PARALLEL_MIN_CLIPS:
         for text in texts:
             yield text, engine.synthesize(text, voice).trimmed()
@@ -60,8 +66,30 @@ def _synthesize(texts: list[str], engine: Engine, voice: Voice, jobs: int) -> It
     # spawn, not fork: a forked copy of an initialised speech engine is not safe to use.
     context = multiprocessing.get_context("spawn")
     chunk = max(1, len(texts) // (jobs * 4))
-    with ProcessPoolExecutor(jobs, mp_context=context, initializer=_init_worker, initargs=(engine.name,)) as pool:
-        yield from zip(texts, pool.map(_work, texts, [voice] * len(texts), chunksize=chunk))
+    pool = ProcessPoolExecutor(jobs, mp_context=context, initializer=_init_worker, initargs=(engine.name,))
+    try:
+        with _ctrl_c_blocked():  # the workers start now and inherit the block: Ctrl-C is ours to handle
+            results = pool.map(_work, texts, [voice] * len(texts), chunksize=chunk)
+        yield from zip(texts, results)
+    except BrokenProcessPool:
+        raise EngineError(
+            "a speech worker process stopped unexpectedly (killed, or out of memory?)",
+            "run the command again: the clips made so far are cached",
+        ) from None
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+@contextlib.contextmanager
+def _ctrl_c_blocked() -> Iterator[None]:
+    if not hasattr(signal, "pthread_sigmask"):  # Windows: the workers ignore it once started
+        yield
+        return
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)  # a Ctrl-C that came meanwhile is raised now
 
 
 _worker_engine: Engine | None = None
@@ -69,6 +97,7 @@ _worker_engine: Engine | None = None
 
 def _init_worker(engine_name: str) -> None:
     global _worker_engine
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the main process stops the pool on Ctrl-C
     _worker_engine = get_engine(engine_name)
 
 

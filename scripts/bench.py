@@ -1,0 +1,381 @@
+"""Measure coach against its targets, side by side with references, and rewrite docs/benchmarks.md.
+
+Usage: python scripts/bench.py [--engine pyttsx3|fake] [--repeat 3] [--quick] [--no-write]
+
+Everything is measured in one run on this machine, interleaved (floor, reference, warm, cold, then
+again) so that a noisy neighbour slows every column alike; times are medians. The floor is ffmpeg
+alone encoding digital silence of the session's length with the encoder settings coach uses; the
+reference is ffmpeg alone encoding the rendered session's own audio from a file. Targets that are
+missed are reported as missed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from coach import compiler, loader, phrasebooks  # noqa: E402
+from coach.durations import format_clock  # noqa: E402
+from coach.tools import ffmpeg_path  # noqa: E402
+
+RATE = 44100
+BITRATE = "64k"
+MINUTE_MS = 60_000
+
+# The long sessions: five exercises a round (one sided, tips on each), rounds until the length.
+EXERCISES = """\
+      - name: Plank to bear
+        tips: ["Knees hover just off the floor.", "Keep your back flat like a table."]
+      - name: Good morning hip hinges
+        tips: ["Tail tucked, glutes in line with your back.", "Hinge as one unit."]
+      - name: Glute bridge
+        rest: 20s
+        tips: ["Drive through your heels."]
+      - name: Bird dog
+        work: 30s
+        sides: true
+        tips: ["Reach long, opposite arm and leg."]
+      - name: Dead bug
+        work: 40s
+        tips: ["Press your lower back into the floor."]
+"""
+
+
+def long_routine(minutes: int) -> str:
+    """A routine lasting exactly `minutes` (the outro takes up the remainder)."""
+
+    def text(rounds: int, outro_ms: int) -> str:
+        return (
+            f"title: Bench {minutes} minutes\nlead_in: 20s\noutro: {outro_ms / 1000:g}s\n"
+            "defaults: {work: 45s, rest: 15s, switch: 5s}\n"
+            f"blocks:\n  - name: Strength\n    rounds: {rounds}\n    round_rest: 30s\n    exercises:\n{EXERCISES}"
+        )
+
+    per_round = compiler.total_ms(loader.parse(text(2, 0))) - compiler.total_ms(loader.parse(text(1, 0)))
+    rounds = max(1, (minutes * MINUTE_MS - 30_000) // per_round)
+    outro = minutes * MINUTE_MS - compiler.total_ms(loader.parse(text(rounds, 0)))
+    result = text(rounds, outro)
+    assert compiler.total_ms(loader.parse(result)) == minutes * MINUTE_MS
+    return result
+
+
+# ---- measuring ------------------------------------------------------------------------
+
+def run(cmd: list[str], env: dict[str, str] | None = None) -> float:
+    """Seconds `cmd` takes; it must succeed."""
+    start = time.perf_counter()
+    done = subprocess.run(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    elapsed = time.perf_counter() - start
+    if done.returncode != 0:
+        sys.exit(f"bench: {' '.join(cmd[:6])} ... failed:\n{done.stderr.decode(errors='replace')}")
+    return elapsed
+
+
+def coach(*args: str) -> list[str]:
+    """The CLI through this interpreter, as `coach` runs it (no pyenv-style shim in the way)."""
+    return [sys.executable, "-m", "coach", *args]
+
+
+def encoder_args() -> list[str]:
+    """The MP3 encoder settings coach uses, read from coach itself so the floor follows them."""
+    from coach import encode
+
+    return [*encode.FORMATS["mp3"], "-b:a", BITRATE]
+
+
+def ffmpeg_encode(source: list[str], out: Path) -> list[str]:
+    return [ffmpeg_path(), "-hide_banner", "-loglevel", "error", "-nostdin", "-y", *source, *encoder_args(), str(out)]
+
+
+def raw_input(path: Path, channels: int) -> list[str]:
+    return ["-f", "s16le", "-ar", str(RATE), "-ac", str(channels), "-i", str(path)]
+
+
+def decode(mp3: Path, pcm: Path) -> int:
+    """Decode to raw PCM at the file's own channel count; returns the channel count."""
+    probe = subprocess.run([ffmpeg_path(), "-hide_banner", "-i", str(mp3)], capture_output=True, text=True)
+    channels = 2 if "stereo" in probe.stderr else 1
+    subprocess.run(
+        [ffmpeg_path(), "-v", "error", "-y", "-i", str(mp3), "-f", "s16le", "-ac", str(channels), "-ar", str(RATE), str(pcm)],
+        check=True,
+    )
+    return channels
+
+
+def max_rss(args: list[str], env: dict[str, str]) -> tuple[float, float]:
+    """(peak RSS of the coach process, of its largest child: ffmpeg) in MB, for one CLI run."""
+    code = (
+        "import resource, sys\n"
+        "from coach.cli import main\n"
+        "sys.argv = ['coach'] + sys.argv[1:]\n"
+        "try:\n    main()\nexcept SystemExit as exc:\n    assert not exc.code, exc.code\n"
+        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code, *args], env=env, capture_output=True, text=True)
+    if done.returncode != 0:
+        sys.exit(f"bench: memory run failed:\n{done.stderr}")
+    unit = 1 if sys.platform == "darwin" else 1024  # ru_maxrss: bytes on macOS, KiB on Linux
+    own, child = (int(x) * unit / 1e6 for x in done.stdout.split()[-2:])
+    return own, child
+
+
+PYDUB_PEER = """\
+import sys
+from pydub import AudioSegment
+from coach import loader
+from coach.session import SpeechOptions, prepare
+from coach.tools import ffmpeg_path
+
+AudioSegment.converter = ffmpeg_path()
+session = prepare(loader.load(None), SpeechOptions(engine=sys.argv[1]))  # clips from the warm cache
+track = AudioSegment.silent(duration=session.timeline.duration_ms, frame_rate=44100)
+for cue in session.cues:
+    clip = session.clips[cue.speech]
+    speech = AudioSegment(clip.samples.astype("<i2").tobytes(), sample_width=2, frame_rate=clip.rate, channels=1)
+    track = track.overlay(speech, position=cue.start_ms)
+track.export(sys.argv[2], format="mp3", bitrate="64k")
+"""
+
+
+def median(samples: list[float]) -> float:
+    return statistics.median(samples)
+
+
+# ---- the report ---------------------------------------------------------------------------
+
+@dataclass
+class Row:
+    name: str
+    target: str
+    measured: str
+    ratio: str = ""
+    result: str = ""  # PASS, MISS, or "" for a reference
+
+
+def check(ok: bool) -> str:
+    return "PASS" if ok else "MISS"
+
+
+def table(rows: list[Row]) -> list[str]:
+    head = ("measurement", "target", "measured", "ratio", "result")
+    cells = [head] + [(r.name, r.target, r.measured, r.ratio, r.result) for r in rows]
+    widths = [max(len(c[i]) for c in cells) for i in range(5)]
+    lines = ["  ".join(c[i].ljust(widths[i]) for i in range(5)).rstrip() for c in cells]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return lines
+
+
+def markdown(rows: list[Row]) -> list[str]:
+    out = ["| measurement | target | measured | ratio | result |", "|---|---|---|---|---|"]
+    out += [f"| {r.name} | {r.target} | {r.measured} | {r.ratio} | {r.result} |" for r in rows]
+    return out
+
+
+def machine() -> list[str]:
+    cpu = platform.processor() or platform.machine()
+    memory = ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal"):
+                memory = f", {int(line.split()[1]) / 1024 / 1024:.0f} GB RAM"
+    except OSError:
+        pass
+    ffmpeg = subprocess.run([ffmpeg_path(), "-version"], capture_output=True, text=True).stdout.split("\n")[0]
+    return [
+        f"- machine: {platform.system()} {platform.release()}, {cpu}, {os.cpu_count()} cores{memory}",
+        f"- Python {platform.python_version()}; {' '.join(ffmpeg.split()[:3])}",
+    ]
+
+
+NOTES = """\
+## How it is measured
+
+- **Floor**: ffmpeg alone encodes digital silence as long as the session, read as raw PCM from a
+  file, with coach's own MP3 settings (`coach.encode.FORMATS["mp3"]`, 64 kbit/s, 44.1 kHz, mono).
+  Nothing can render the session faster than its encoder can encode it.
+- **Reference, ffmpeg alone on the session's audio**: the rendered session decoded to raw PCM,
+  then encoded by ffmpeg alone with the same settings. LAME spends more on speech than on
+  silence, so this is the fastest any pipeline could encode *this* audio; the gap between it and
+  the warm render is coach's own overhead (start-up, speech from the cache, mixing, piping, tags).
+- **Naive pydub peer**: the obvious program: `AudioSegment.silent(duration, frame_rate=44100)`,
+  `overlay` each cached clip at its cue's start, `export` as 64 kbit/s MP3 (same clips, same cues).
+- **Warm render**: `coach render` of the built-in 16-minute session, every clip in the cache.
+  **Cold render**: the same with an empty cache (every clip synthesised, in worker processes).
+- **Memory**: the peak RSS of the Python process rendering (it runs `coach.cli.main` in a child
+  and reads `getrusage(RUSAGE_SELF)` at the end); ffmpeg's own peak is reported apart.
+- **Linearity**: warm renders of generated 15-minute, 1-hour and 2-hour routines (5 exercises a
+  round, one of them sided, tips on each), as seconds of rendering per session-minute.
+- **Start-up**: `python -m coach --help` and `coach check` of the built-in routine, with the real
+  interpreter (a pyenv shim adds about 60 ms of its own).
+- **Compiling**: routine to timeline (segments and cue requests) of the 2-hour routine, in process.
+- Times are medians of the repetitions shown; the machine may be shared, so the load average
+  at the start and the end of the run is recorded with the results.
+- eSpeak NG output is not bit-identical from run to run: a fresh engine process gives the same
+  samples for the same text, but the same engine speaking the same text again does not, and other
+  eSpeak versions or machines differ too. Renders from one cache are identical; cold renders with
+  the real engine differ by tiny amounts. The fake engine is deterministic (see the tests).
+"""
+
+
+# ---- the benchmark ---------------------------------------------------------------------------
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--engine", default="pyttsx3", help="speech engine (default pyttsx3; fake for a dry run)")
+    parser.add_argument("--repeat", type=int, default=3, help="repetitions of the short measurements (default 3)")
+    parser.add_argument("--quick", action="store_true", help="one repetition, no pydub peer: check the script works")
+    parser.add_argument("--no-write", action="store_true", help="print the table only; leave docs/benchmarks.md alone")
+    args = parser.parse_args()
+    repeat = 1 if args.quick else max(1, args.repeat)
+    load_start = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+
+    work = Path(tempfile.mkdtemp(prefix="coach-bench-"))
+    try:
+        measure(args, repeat, work, load_start)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def measure(args: argparse.Namespace, repeat: int, work: Path, load_start: float) -> None:
+    warm_cache = work / "cache"
+    env = dict(os.environ, COACH_CACHE_DIR=str(warm_cache))
+    engine = ["--engine", args.engine]
+    builtin_ms = compiler.total_ms(loader.load(None))
+    routines = {}
+    for minutes in (15, 60, 120):
+        path = work / f"bench-{minutes}.yaml"
+        path.write_text(long_routine(minutes), encoding="utf-8")
+        routines[minutes] = path
+
+    log = lambda message: print(message, file=sys.stderr, flush=True)  # noqa: E731
+    log(f"bench: working in {work}; priming the cache")
+    out = work / "out.mp3"
+    session_mp3 = work / "session.mp3"
+    run(coach("render", "-q", "-o", str(session_mp3), *engine), env)
+    for path in routines.values():
+        run(coach("render", "-q", "-o", str(out), *engine, str(path)), env)
+
+    # Inputs for ffmpeg alone: silence, and the session's own audio, as raw PCM files.
+    session_pcm = work / "session.pcm"
+    channels = decode(session_mp3, session_pcm)
+    silence_pcm = work / "silence.pcm"
+    with open(silence_pcm, "wb") as fh:
+        fh.truncate(builtin_ms * RATE // 1000 * 2 * channels)
+
+    times: dict[str, list[float]] = {k: [] for k in ("floor", "lavfi", "reference", "warm", "cold")}
+    for i in range(repeat):
+        log(f"bench: round {i + 1} of {repeat}: floor, reference, warm, cold")
+        times["floor"].append(run(ffmpeg_encode(raw_input(silence_pcm, channels), work / "floor.mp3")))
+        lavfi = ["-f", "lavfi", "-i", f"anullsrc=r={RATE}:cl={'stereo' if channels == 2 else 'mono'}", "-t", f"{builtin_ms / 1000}"]
+        times["lavfi"].append(run(ffmpeg_encode(lavfi, work / "lavfi.mp3")))
+        times["reference"].append(run(ffmpeg_encode(raw_input(session_pcm, channels), work / "reference.mp3")))
+        times["warm"].append(run(coach("render", "-q", "-o", str(out), *engine), env))
+        cold_env = dict(env, COACH_CACHE_DIR=str(work / f"cold-{i}"))
+        times["cold"].append(run(coach("render", "-q", "-o", str(out), *engine), cold_env))
+
+    peer: float | None = None
+    if not args.quick:
+        log("bench: the naive pydub peer")
+        peer = run([sys.executable, "-c", PYDUB_PEER, args.engine, str(work / "pydub.mp3")], env)
+
+    log("bench: 15 min, 1 h, 2 h renders")
+    long_times = {m: median([run(coach("render", "-q", "-o", str(out), *engine, str(p)), env) for _ in range(1 if m > 15 else repeat)])
+                  for m, p in routines.items()}
+    log("bench: memory")
+    rss = {m: max_rss(["render", "-q", "-o", str(out), *engine, str(routines[m])], env) for m in (15, 120)}
+
+    log("bench: start-up and compiling")
+    startup = {
+        "--help": median([run(coach("--help")) for _ in range(max(5, repeat))]),
+        "check": median([run(coach("check")) for _ in range(max(5, repeat))]),
+    }
+    routine_2h = loader.load(routines[120])
+    book = phrasebooks.effective(routine_2h)
+    compile_s = median([_timed(lambda: compiler.compile_routine(routine_2h, book)) for _ in range(5)])
+    load_s = median([_timed(lambda: loader.load(routines[120])) for _ in range(5)])
+    load_end = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+
+    floor = median(times["floor"])
+    med = {k: median(v) for k, v in times.items()}
+    per_minute = {m: long_times[m] / m for m in long_times}
+    rows = [
+        Row(f"floor: ffmpeg encodes {format_clock(builtin_ms)} of silence", "", f"{floor:.2f} s", "1.00"),
+        Row("floor, silence from lavfi instead of a file", "", f"{med['lavfi']:.2f} s", f"{med['lavfi'] / floor:.2f}"),
+        Row("reference: ffmpeg alone encodes the session's audio", "", f"{med['reference']:.2f} s", f"{med['reference'] / floor:.2f}"),
+    ]
+    if peer is not None:
+        rows.append(Row("naive pydub peer (overlay + export), warm cache", "", f"{peer:.2f} s", f"{peer / floor:.2f}"))
+    rows += [
+        Row("warm render, built-in session", "≤ 1.3 × floor", f"{med['warm']:.2f} s", f"{med['warm'] / floor:.2f}", check(med["warm"] <= 1.3 * floor)),
+        Row("warm render vs the reference (coach's overhead)", "", f"{med['warm'] - med['reference']:+.2f} s",
+            f"{med['warm'] / med['reference']:.2f}"),
+        Row("cold render, empty cache", "≤ 3 × floor", f"{med['cold']:.2f} s", f"{med['cold'] / floor:.2f}", check(med["cold"] <= 3 * floor)),
+        Row("peak RSS, 2-hour render (Python process)", "< 150 MB", f"{rss[120][0]:.0f} MB", f"{rss[120][0] / 150:.2f}", check(rss[120][0] < 150)),
+        Row("peak RSS, 15-minute render (Python process)", "", f"{rss[15][0]:.0f} MB", ""),
+        Row("peak RSS of ffmpeg, 2-hour render", "", f"{rss[120][1]:.0f} MB", ""),
+    ]
+    for m in (15, 60, 120):
+        label = {15: "15 min", 60: "1 h", 120: "2 h"}[m]
+        ratio = per_minute[m] / per_minute[15]
+        rows.append(Row(f"render {label}: time per session-minute", "≤ 1.25 × the 15-min rate" if m > 15 else "",
+                        f"{long_times[m]:.2f} s ({per_minute[m] * 1000:.0f} ms/min)", f"{ratio:.2f}",
+                        check(ratio <= 1.25) if m > 15 else ""))
+    rows += [
+        Row("start-up: coach --help", "< 0.3 s", f"{startup['--help']:.3f} s", f"{startup['--help'] / 0.3:.2f}", check(startup["--help"] < 0.3)),
+        Row("start-up: coach check", "< 0.3 s", f"{startup['check']:.3f} s", f"{startup['check'] / 0.3:.2f}", check(startup["check"] < 0.3)),
+        Row("compile a 2-hour routine's timeline", "< 0.2 s", f"{compile_s * 1000:.0f} ms", f"{compile_s / 0.2:.2f}", check(compile_s < 0.2)),
+        Row("load (parse + validate) the 2-hour routine", "", f"{load_s * 1000:.0f} ms", ""),
+    ]
+
+    print("\n".join(table(rows)))
+    missed = [r.name for r in rows if r.result == "MISS"]
+    print(f"\n{len(missed)} target(s) missed" + (": " + "; ".join(missed) if missed else ""))
+    if args.no_write:
+        return
+    today = datetime.date.today().isoformat()
+    doc = [
+        "# Benchmarks",
+        "",
+        f"Regenerated by `python scripts/bench.py` on {today} ({args.engine} engine, {repeat} repetition(s)"
+        " of the short measurements, medians). Do not edit by hand.",
+        "",
+        *machine(),
+        f"- load average: {load_start:.2f} at the start, {load_end:.2f} at the end",
+        "",
+        *markdown(rows),
+        "",
+        f"Targets missed: {len(missed)}" + ("." if not missed else " — " + "; ".join(missed) + "."),
+        "",
+        NOTES,
+    ]
+    target = ROOT / "docs" / "benchmarks.md"
+    target.write_text("\n".join(doc), encoding="utf-8")
+    log(f"bench: wrote {target.relative_to(ROOT)}")
+
+
+def _timed(action: Callable[[], object]) -> float:
+    start = time.perf_counter()
+    action()
+    return time.perf_counter() - start
+
+
+if __name__ == "__main__":
+    main()

@@ -18,7 +18,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
-    rich_markup_mode=None,
+    rich_markup_mode="rich",
 )
 
 ROUTINE_HELP = "Routine YAML file or built-in routine name (default: lower-back)."
@@ -283,6 +283,10 @@ def main() -> None:
     except KeyboardInterrupt:  # before typer runs; inside it, typer turns Ctrl-C into a silent exit 130
         typer.echo("coach: interrupted", err=True)
         sys.exit(130)
+    except OSError as exc:  # the system refused something no CoachError anticipated: still one line
+        where = f": {exc.filename}" if exc.filename else ""
+        typer.echo(f"coach: error: {exc.strerror or exc}{where}", err=True)
+        sys.exit(1)
     except SystemExit as exc:
         if _interrupted(exc):
             typer.echo("coach: interrupted", err=True)

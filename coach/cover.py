@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from coach.durations import format_clock
 from coach.errors import MediaError
@@ -22,6 +23,9 @@ ACCENT = (255, 176, 59)
 TEXT = (245, 245, 240)
 MUTED = (160, 178, 196)
 MIME = {"JPEG": "image/jpeg", "PNG": "image/png"}
+
+if TYPE_CHECKING:
+    from PIL import ImageDraw, ImageFont
 
 
 @dataclass(frozen=True)
@@ -60,7 +64,7 @@ def generated(routine: Routine, duration_ms: int) -> Cover:
         colour = tuple(round(a + (b - a) * t) for a, b in zip(BACKGROUND_TOP, BACKGROUND_BOTTOM))
         draw.line([(0, y), (SIZE, y)], fill=colour)
 
-    def font(size: int) -> "ImageFont.FreeTypeFont | ImageFont.ImageFont":
+    def font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
         return ImageFont.load_default(size)
 
     width = SIZE - 2 * MARGIN
@@ -92,7 +96,7 @@ def generated(routine: Routine, duration_ms: int) -> Cover:
     return Cover(buffer.getvalue(), "image/jpeg")
 
 
-def _wrap(draw: "ImageDraw.ImageDraw", text: str, font: object, width: int) -> list[str]:
+def _wrap(draw: ImageDraw.ImageDraw, text: str, font: object, width: int) -> list[str]:
     lines: list[str] = []
     for word in text.split():
         if lines and draw.textlength(f"{lines[-1]} {word}", font=font) <= width:  # type: ignore[arg-type]
@@ -102,7 +106,7 @@ def _wrap(draw: "ImageDraw.ImageDraw", text: str, font: object, width: int) -> l
     return lines or [""]
 
 
-def _fit(draw: "ImageDraw.ImageDraw", text: str, font: object, width: int) -> str:
+def _fit(draw: ImageDraw.ImageDraw, text: str, font: object, width: int) -> str:
     """`text`, cut with an ellipsis if it is wider than `width`."""
     if draw.textlength(text, font=font) <= width:  # type: ignore[arg-type]
         return text

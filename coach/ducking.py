@@ -8,7 +8,7 @@ are smooth in dB; close cues keep the music down between them. A function of pos
 from __future__ import annotations
 
 import bisect
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -42,4 +42,9 @@ class Ducking:
                 w = np.minimum(np.clip((u - (s - self.down)) / self.down, 0, 1), np.clip(((e + self.up) - u) / self.up, 0, 1))
                 np.maximum(depth[a:b], 0.5 - 0.5 * np.cos(np.pi * w), out=depth[a:b])
             i += 1
-        return (10 ** (-self.depth_db * depth / 20)).astype(np.float32)
+        gains = np.ones(count, dtype=np.float32)
+        down = np.flatnonzero(depth)  # between cues the music is at full level: no powers to take
+        if len(down):
+            lo, hi = down[0], down[-1] + 1
+            gains[lo:hi] = 10 ** (-self.depth_db * depth[lo:hi] / 20)
+        return gains

@@ -10,9 +10,9 @@ from __future__ import annotations
 import os
 import subprocess
 import tempfile
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable, Mapping
 
 import numpy as np
 
@@ -71,10 +71,11 @@ def _write(
     finish: Callable[[Path], None] | None,
     progress: Callable[[int], None] | None,
 ) -> None:
+    encoder = ffmpeg_path()  # before the temporary file exists: a missing tool leaves nothing behind
     fd, tmp_name = tempfile.mkstemp(prefix=f".{out.name}.", suffix=f".part.{options.format}", dir=out.parent or ".")
     os.close(fd)
     tmp = Path(tmp_name)
-    cmd = [ffmpeg_path(), "-hide_banner", "-loglevel", "error", "-nostdin", "-y",
+    cmd = [encoder, "-hide_banner", "-loglevel", "error", "-nostdin", "-y",
            "-f", "s16le", "-ar", str(options.rate), "-ac", str(options.channels), "-i", "pipe:0"]
     if options.metadata is not None:
         meta = scratch / "metadata.txt"
@@ -87,7 +88,11 @@ def _write(
         for key, value in options.tags.items():
             cmd += ["-metadata", f"{key}={value}"]
     cmd += ["-f", {"m4a": "mp4"}.get(options.format, options.format), str(tmp)]
-    proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stderr=subprocess.PIPE)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise EncoderError(f"cannot start the encoder {encoder}: {exc.strerror or exc}") from None
     try:
         assert proc.stdin is not None
         try:

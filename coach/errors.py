@@ -66,4 +66,8 @@ class OutputError(CoachError):
 
 
 class DeviceError(CoachError):
-    """No audio output device could be opened."""
+    """No audio output device could be opened, or it stopped playing."""
+
+
+class StartError(CoachError):
+    """`coach play --from` names no exercise and no time inside the session."""

@@ -23,7 +23,7 @@ HOLD_MS = 10
 
 
 def _phases() -> list[np.ndarray]:
-    """FIR kernels giving the signal at n + k/4 (k = 1..3) from x[n-7 .. n+8], for np.convolve."""
+    """FIR taps giving the signal at n + k/4 (k = 1..3) from x[n-7 .. n+8], in that order."""
     kernels = []
     half = TAPS // 2
     for k in range(1, OVERSAMPLE):
@@ -31,7 +31,7 @@ def _phases() -> list[np.ndarray]:
         offsets = np.arange(-(half - 1), half + 1)  # x[n + offset]
         u = phase - offsets
         taps = np.sinc(u) * (0.5 + 0.5 * np.cos(np.pi * u / (half + 0.5)))
-        kernels.append(taps[::-1].copy())  # convolve flips it back
+        kernels.append(taps)
     return kernels
 
 
@@ -42,8 +42,8 @@ class Limiter:
         self.attack = max(2, math.ceil(ATTACK_MS * blocks_per_ms))
         self.smooth = self.attack - 1  # half-width of the moving average; < attack keeps gain <= need
         self.hold = max(self.attack, math.ceil(HOLD_MS * blocks_per_ms))
-        self.kernels = _phases()
-        self.bound = max(1.0, max(float(np.abs(k).sum()) for k in self.kernels))
+        self.taps = _phases()
+        self.bound = max(1.0, max(float(np.abs(k).sum()) for k in self.taps))
         self.before = (self.hold + self.smooth + 2) * BLOCK + TAPS
         self.after = (self.attack + self.smooth + 2) * BLOCK + TAPS
 
@@ -64,21 +64,13 @@ class Limiter:
             np.maximum(sample_peak, np.abs(channel), out=sample_peak)
         block_peak = sample_peak.reshape(-1, BLOCK).max(axis=1)
         # Between-sample peaks exceed the sample peaks by at most `bound`: only those blocks need them.
-        suspects = block_peak * self.bound > self.ceiling
-        if not suspects.any():
+        suspects = np.flatnonzero(block_peak * self.bound > self.ceiling)
+        if not len(suspects):
             return np.ones(frames)
-        half = TAPS // 2
-        edges = np.flatnonzero(np.diff(np.concatenate(([0], suspects.astype(np.int8), [0]))))
-        for first, last in zip(edges[::2], edges[1::2]):
-            lo, hi = first * BLOCK, last * BLOCK
-            f0, f1 = max(0, lo - half + 1), min(frames, hi + half)
-            peak = sample_peak[lo:hi].copy()
-            for channel in audio[f0:f1].T:
-                for kernel in self.kernels:
-                    between = np.convolve(channel, kernel)[lo - f0 + half : hi - f0 + half]
-                    np.maximum(peak[: len(between)], np.abs(between), out=peak[: len(between)])
-            block_peak[first:last] = peak.reshape(-1, BLOCK).max(axis=1)
+        block_peak[suspects] = np.maximum(block_peak[suspects], self._between_peaks(audio, suspects))
         need = np.minimum(1.0, self.ceiling / np.maximum(block_peak, 1e-12))
+        if need.min() >= 1.0:
+            return np.ones(frames)
         padded = np.pad(need, (self.hold, self.attack), constant_values=1.0)
         held = sliding_window_view(padded, self.hold + self.attack + 1).min(axis=1)
         padded = np.pad(held, self.smooth, constant_values=1.0)
@@ -87,3 +79,20 @@ class Limiter:
             return np.ones(frames)
         centres = np.arange(len(smooth)) * BLOCK + (BLOCK - 1) / 2
         return np.interp(np.arange(frames), centres, smooth)
+
+    def _between_peaks(self, audio: np.ndarray, blocks: np.ndarray) -> np.ndarray:
+        """The largest interpolated value (at n + k/4) in each of `blocks`, all blocks at once:
+        each block's frames and the taps' reach either side are gathered into one matrix."""
+        half = TAPS // 2
+        frames = len(audio)
+        reach = blocks[:, None] * BLOCK + np.arange(-(half - 1), BLOCK + half)[None, :]
+        outside = (reach < 0) | (reach >= frames)
+        np.clip(reach, 0, frames - 1, out=reach)
+        peak = np.zeros(len(blocks))
+        for channel in audio.T:
+            near = channel[reach]
+            near[outside] = 0.0
+            windows = sliding_window_view(near, TAPS, axis=1)  # [block, frame in block, tap]
+            for taps in self.taps:
+                np.maximum(peak, np.abs(windows @ taps).max(axis=1), out=peak)
+        return peak

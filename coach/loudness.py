@@ -1,34 +1,37 @@
-"""Loudness: measure (ITU-R BS.1770 / EBU R128, with ffmpeg's ebur128 meter) and master to a target.
+"""Loudness: measure (ITU-R BS.1770 / EBU R128) and master to a target.
 
-The meter reads a stream, so measuring the mix takes constant memory: the mixdown is rendered
-chunk by chunk into an ffmpeg process that only meters. Mastering measures the voice alone and
-the music alone once, sets their gains (voice at the target, music `music_level_db` under it,
-tones relative to the voice), then measures the whole mix through the true-peak limiter and
-trims until the integrated loudness is on target. The same meter reads the encoded file after.
+Two meters. ffmpeg's ebur128 reads files and streams (the music, the encoded file, what is sent
+to the encoder): the independent check. And one in-process for the voice layer: BS.1770 gating
+discards silence, and the voice is clips with silence between them, so its K-weighted energy
+is computed per distinct clip (once) and added up where the clips are placed; no pass over the
+session. Mastering sets the voice to the target with it, through the per-clip true-peak
+limiter, by the secant method; the music is set `music_level_db` under it from its tracks'
+loudness, tones relative to the voice.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 import subprocess
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Hashable, Iterable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable
 
 import numpy as np
 
 from coach.errors import EncoderError
-from coach.mixdown import Mixdown, MixSettings
+from coach.mixdown import FULL_SCALE, Mixdown, MixSettings
+from coach.music import MusicBed
 from coach.tools import ffmpeg_path
 
 TARGET_LUFS = -16.0
 CEILING_DBTP = -1.0
 # Lossy encoders add overshoot to peaks; the limiter aims this far under the ceiling.
 CODEC_MARGIN_DB = {"mp3": 1.5, "m4a": 1.0, "ogg": 1.0, "wav": 0.2}
-TOLERANCE_LU = 0.15
-MAX_PASSES = 6  # for the voice alone, on its speech
-MAX_SESSION_PASSES = 3  # for the voice over the whole session
+TOLERANCE_LU = 0.05
+MAX_TRIES = 8
 SILENT_LUFS = -70.0  # the meter's absolute gate: below it there is nothing to measure
 SINE_LUFS = -3.01  # a full-scale sine, for setting the tones' level
 # Music 18 LU under the voice between cues stays under BS.1770's relative gate, so a file with
@@ -117,10 +120,13 @@ def measure_stream(
         meter.close()
 
 
-def measure_file(path: Path) -> Loudness:
-    """Loudness of an audio file as a player decodes it."""
-    done = subprocess.run([ffmpeg_path(), "-hide_banner", "-nostats", "-nostdin", "-i", str(path), *_meter(True)],
-                          capture_output=True)
+def measure_file(path: Path, true_peak: bool = True, seconds: float | None = None, channels: int | None = None) -> Loudness:
+    """Loudness of an audio file as a player decodes it (its first `seconds`, in `channels`)."""
+    cmd = [ffmpeg_path(), "-hide_banner", "-nostats", "-nostdin"]
+    cmd += ["-t", f"{seconds:.3f}"] if seconds is not None else []
+    cmd += ["-i", str(path)]
+    cmd += ["-map", "0:a:0", "-ac", str(channels)] if channels is not None else []
+    done = subprocess.run([*cmd, *_meter(true_peak)], check=False, capture_output=True)
     stderr = done.stderr.decode("utf-8", "replace")
     if done.returncode != 0:
         raise EncoderError(f"cannot measure {path}: {stderr.strip().splitlines()[-1:] or 'unknown error'}")
@@ -129,6 +135,101 @@ def measure_file(path: Path) -> Loudness:
 
 def measure(mix: Mixdown, progress: Progress | None = None, true_peak: bool = True) -> Loudness:
     return measure_stream(mix.float_chunks(), mix.rate, mix.channels, progress, true_peak)
+
+
+def measure_music(bed: MusicBed) -> Loudness:
+    """The music bed's loudness, from its tracks: each distinct one metered once as the bed
+    decodes it (stereo), up to the longest stretch of it the session plays, and the results
+    averaged in energy by how long each plays. The fades and crossfades are left out."""
+    played: dict[Path, list[int]] = {}
+    for play in bed.plays:
+        frames = max(0, min(play.length, bed.frames - play.start))
+        played.setdefault(play.path, []).append(frames)
+    energy = weight = 0.0
+    for path, plays in played.items():
+        level = measure_file(path, true_peak=False, seconds=max(plays) / bed.rate, channels=bed.channels)
+        weight += sum(plays)
+        if math.isfinite(level.integrated):
+            energy += sum(plays) * 10 ** (level.integrated / 10)
+    integrated = 10 * math.log10(energy / weight) if energy > 0 else -math.inf
+    return Loudness(integrated, math.nan, math.nan)
+
+
+# BS.1770's K-weighting: a high shelf (+4 dB above about 1.7 kHz) then a high-pass at 38 Hz.
+# Designed for any sample rate from the analogue prototypes, as libebur128 and ffmpeg do.
+SHELF_HZ, SHELF_DB, SHELF_Q = 1681.974450955533, 3.999843853973347, 0.7071752369554196
+HIGHPASS_HZ, HIGHPASS_Q = 38.13547087602444, 0.5003270373238773
+GATE_LU = -10.0  # relative gate
+HOP_S = 0.1  # 400 ms blocks overlapping by 75%: a block every 100 ms
+
+
+def _k_weighting(rate: int) -> list[tuple[tuple[float, float, float], tuple[float, float, float]]]:
+    """The two biquads' (b, a) coefficients at `rate`."""
+    k = math.tan(math.pi * SHELF_HZ / rate)
+    vh = 10 ** (SHELF_DB / 20)
+    vb = vh ** 0.4996667741545416
+    a0 = 1 + k / SHELF_Q + k * k
+    shelf = ((vh + vb * k / SHELF_Q + k * k) / a0, 2 * (k * k - vh) / a0, (vh - vb * k / SHELF_Q + k * k) / a0), \
+        (1.0, 2 * (k * k - 1) / a0, (1 - k / SHELF_Q + k * k) / a0)
+    k = math.tan(math.pi * HIGHPASS_HZ / rate)
+    a0 = 1 + k / HIGHPASS_Q + k * k
+    highpass = (1.0, -2.0, 1.0), (1.0, 2 * (k * k - 1) / a0, (1 - k / HIGHPASS_Q + k * k) / a0)
+    return [shelf, highpass]
+
+
+@functools.lru_cache(maxsize=32)
+def _k_response(size: int, rate: int) -> np.ndarray:
+    """The K-weighting's frequency response at the bins of a real FFT of `size` points."""
+    z = np.exp(-1j * np.pi * np.arange(size // 2 + 1) / (size // 2))  # e^-jw at each bin
+    response = np.ones(len(z), dtype=np.complex128)
+    for b, a in _k_weighting(rate):
+        response *= (b[0] + b[1] * z + b[2] * z * z) / (a[0] + a[1] * z + a[2] * z * z)
+    return response
+
+
+def _k_energy(samples: np.ndarray, rate: int, tail: int) -> np.ndarray:
+    """Running sum of the squared K-weighted signal of `samples` (1.0 = full scale) followed by
+    `tail` frames of silence, where the filters ring out: length len(samples) + tail + 1.
+    Filtered in the frequency domain (numpy has no IIR filter); the tail keeps the wrap-around
+    of the circular convolution far below anything the meter resolves."""
+    n = len(samples) + tail
+    size = 1 << max(1, (n - 1).bit_length())
+    weighted = np.fft.irfft(np.fft.rfft(samples, size) * _k_response(size, rate), size)[:n]
+    return np.concatenate(([0.0], np.cumsum(weighted * weighted)))
+
+
+def voice_loudness(mix: Mixdown) -> Loudness:
+    """The integrated loudness (BS.1770: 400 ms blocks every 100 ms, gated at -70 LUFS and 10 LU
+    under the ungated mean) of `mix`'s voice layer, speech and tones, in mono, over the whole
+    session, without rendering it: each part of it is filtered on its own (a distinct clip
+    once) and its energy added into the 100 ms steps it covers."""
+    hop = max(1, round(mix.rate * HOP_S))
+    tail = hop  # the filters' ringing is ~1e-10 of the signal after 100 ms
+    steps = np.zeros(-(-mix.frames // hop) + 3 + 1)  # 3 silent steps before: the first blocks fill up
+    energies: dict[Hashable, np.ndarray] = {}
+    for start, name, samples in mix.voice_parts(apart=tail):
+        energy = energies.get(name) if name is not None else None
+        if energy is None:
+            energy = _k_energy(samples / FULL_SCALE, mix.rate, tail)
+            if name is not None:
+                energies[name] = energy
+        first, last = start // hop, (start + len(energy) - 2) // hop
+        bounds = np.clip(np.arange(first, last + 2) * hop - start, 0, len(energy) - 1)
+        steps[3 + first : 3 + last + 1] += np.diff(energy[bounds])
+    blocks = (steps[:-3] + steps[1:-2] + steps[2:-1] + steps[3:])[: mix.frames // hop] / (4 * hop)
+    return Loudness(_gated(blocks), math.nan, math.nan)
+
+
+def _gated(power: np.ndarray) -> float:
+    """Integrated loudness from the blocks' mean squares."""
+    with np.errstate(divide="ignore"):
+        level = -0.691 + 10 * np.log10(power)
+    kept = power[level > SILENT_LUFS]
+    if not len(kept):
+        return -math.inf
+    relative = -0.691 + 10 * math.log10(float(kept.mean())) + GATE_LU
+    kept = power[(level > SILENT_LUFS) & (level > relative)]
+    return -0.691 + 10 * math.log10(float(kept.mean()))
 
 
 @dataclass(frozen=True)
@@ -150,60 +251,44 @@ def master(
     music_level_db: float = MUSIC_LEVEL_DB,
     duck_db: float = DUCK_DB,
     margin_db: float = 1.0,
-    progress: Progress | None = None,
 ) -> tuple[Mixdown, Mastering]:
     """`mix` with the voice (speech and tones) at `target_lufs`, its true peaks under the ceiling
     (less `margin_db` for the encoder), and the music `music_level_db` under the voice.
 
-    The voice is what is mastered: it stays on level whatever the music does. Its gain is found
-    first on its speech alone, back to back (a fraction of the session's length); the limiter
-    makes loudness grow slower than gain, so by the secant method. Then the voice over the whole
-    session is measured and trimmed with the slope found. Each measurement is one streaming pass.
+    The voice is what is mastered: it stays on level whatever the music does. Its speech alone,
+    unlimited, gives the gain that would reach the target; the limiter then takes the peaks over
+    the ceiling and makes loudness grow slower than gain, so the voice with its tones is trimmed
+    by the secant method. Every measurement is in-process (`voice_loudness`), a fraction of a
+    second; the music's tracks are metered once each.
     """
     ceiling = ceiling_dbtp - margin_db
     # The voice is measured in mono; in both channels of a stereo file it measures 3 dB louder.
     voice_target = target_lufs - 10 * math.log10(mix.channels)
-    reel = mix.speech_only()
-    voice = measure(reel.with_settings(MixSettings(tones=False, music=False)), progress)
-    passes = 1
-    voice_db, slope = 0.0, 1.0
-    if math.isfinite(voice.integrated):
-        voice_db = voice_target - voice.integrated
-        if voice.true_peak + voice_db > ceiling:
-            limited = reel.with_settings(MixSettings(ceiling_db=ceiling, tones=False, music=False))
-
-            def reel_at(gain_db: float) -> float:
-                return measure(limited.adjusted(voice_db=gain_db), progress, true_peak=False).integrated
-
-            voice_db, slope, tries = _solve(reel_at, voice_target, voice_db, 1.0)
-            passes += tries
-    music = None
+    base = mix.settings
+    speech = voice_loudness(mix.with_settings(MixSettings(tones=False, music=False)))
+    voice_db = voice_target - speech.integrated if math.isfinite(speech.integrated) else 0.0
+    music = measure_music(mix.music) if mix.music is not None else None
     music_db = 0.0
-    if mix.music is not None:
-        music = measure(mix.with_settings(MixSettings(voice=False, tones=False, duck_db=0.0)), progress, true_peak=False)
-        passes += 1
-        if math.isfinite(music.integrated):
-            music_db = target_lufs + music_level_db - music.integrated
+    if music is not None and math.isfinite(music.integrated):
+        music_db = target_lufs + music_level_db - music.integrated
     # Tones are sines: at this peak level a full-scale one is as loud as the voice (see tones.py).
     tones_db = voice_target - SINE_LUFS
-    base = mix.settings
     settings = MixSettings(voice_db, tones_db, music_db, duck_db, ceiling, base.voice, base.tones, base.music)
-    # The voice layer over the whole session, in mono (a stereo file has it in both channels).
-    alone = mix.speech_only(gap_ms=None).with_settings(replace(settings, music=False))
-    measured = voice
+    measured = speech
 
-    def session_at(trim_db: float) -> float:
+    def voice_at(trim_db: float) -> float:
         nonlocal measured
-        measured = measure(alone.with_settings(trimmed(alone.settings, trim_db)), progress, true_peak=False)
+        measured = voice_loudness(mix.with_settings(trimmed(settings, trim_db)))
         return measured.integrated
 
-    trim, slope, tries = _solve(session_at, voice_target, 0.0, slope, MAX_SESSION_PASSES)
+    trim, slope, tries = _solve(voice_at, voice_target, 0.0, 1.0)
     final = trimmed(settings, trim)
-    return mix.with_settings(final), Mastering(final, voice, music, measured, passes + tries, slope)
+    passes = 1 + tries + (music is not None)
+    return mix.with_settings(final), Mastering(final, speech, music, measured, passes, slope)
 
 
 def _solve(
-    loudness_at: Callable[[float], float], target: float, gain: float, slope: float, max_tries: int = MAX_PASSES
+    loudness_at: Callable[[float], float], target: float, gain: float, slope: float, max_tries: int = MAX_TRIES
 ) -> tuple[float, float, int]:
     """The gain (dB) at which `loudness_at` gives `target`, by the secant method from `gain`.
     Returns (gain, the last slope seen, measurements taken)."""

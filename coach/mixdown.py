@@ -3,7 +3,10 @@
 `render(start, n)` is a pure function of position, so the file sink streams it front to back in
 fixed-size chunks (constant memory whatever the session length) and the live player can seek.
 Layers: the voice (clips normalised together so the loudest peak is -1 dBFS, then `voice_db`),
-generated tones, and the music bed ducked under every cue; then an optional true-peak limiter.
+generated tones, and the music bed ducked under every cue. With a ceiling, a true-peak limiter
+acts on each clip, once per distinct clip: cues never overlap and lie further apart than the
+limiter's reach, so that is what limiting the voice layer as a stream would give. Where tones
+or music can add to a voice peak, a second limiter guards the sum.
 Mono without music, stereo (voice in the centre) with it; frames come interleaved.
 """
 
@@ -11,8 +14,8 @@ from __future__ import annotations
 
 import bisect
 import copy
+from collections.abc import Hashable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import Iterator, Mapping, Sequence
 
 import numpy as np
 
@@ -78,46 +81,36 @@ class Mixdown:
         self._tone_gain = FULL_SCALE * 10 ** (settings.tones_db / 20) if settings.tones and self.tones else 0.0
         self._music_gain = FULL_SCALE * 10 ** (settings.music_db / 20) if settings.music and self.music else 0.0
         self._ducking = Ducking(self._spans, settings.duck_db, self.rate)
-        self._limiter = Limiter(settings.ceiling_db, self.rate, FULL_SCALE) if settings.ceiling_db is not None else None
+        limiter = Limiter(settings.ceiling_db, self.rate, FULL_SCALE) if settings.ceiling_db is not None else None
+        self._clip_limiter = limiter if self._voice_gain else None
+        self._limited: dict[str, np.ndarray] = {}  # each distinct clip after gain and limiter, made on first use
+        # Only tones or music can push the sum of limited clips over the ceiling.
+        self._limiter = limiter if self._tone_gain or self._music_gain else None
 
-    def with_settings(self, settings: MixSettings) -> "Mixdown":
+    def with_settings(self, settings: MixSettings) -> Mixdown:
         """The same session mixed another way (shares the prepared audio)."""
         other = copy.copy(self)
         other._configure(settings)
         return other
 
-    def adjusted(self, **changes: object) -> "Mixdown":
+    def adjusted(self, **changes: object) -> Mixdown:
         return self.with_settings(replace(self.settings, **changes))  # type: ignore[arg-type]
-
-    def speech_only(self, gap_ms: int | None = 200) -> "Mixdown":
-        """The voice layer alone, in mono, to measure it. With `gap_ms`, the cues back to back that
-        far apart and no tones: measuring then takes the time of the speech, not of the session
-        (silence is gated out of loudness anyway). With None, the session's own timing and tones."""
-        other = copy.copy(self)
-        other.music, other.channels = None, 1
-        if gap_ms is None:
-            other._configure(replace(self.settings, music=False))
-            return other
-        cues, at = [], 0
-        for cue in self.cues:
-            length = -(-len(self._audio[cue.speech]) * 1000 // self.rate)
-            cues.append(replace(cue, start_ms=at, end_ms=at + length))
-            at += length + gap_ms
-        other.cues = tuple(cues)
-        other.duration_ms = at
-        other.frames = other.frame(at)
-        other.tones = ()
-        other._starts = [other.frame(c.start_ms) for c in cues]
-        other._spans = [(s, s + len(self._audio[c.speech])) for s, c in zip(other._starts, cues)]
-        other._tone_starts = []
-        other._configure(replace(self.settings, tones=False, music=False))
-        return other
 
     def frame(self, ms: int) -> int:
         return ms * self.rate // 1000
 
     def _plain(self) -> bool:
-        return not self._tone_gain and not self._music_gain and self._limiter is None and self._voice_gain == 1.0
+        return not self._tone_gain and not self._music_gain and self._clip_limiter is None and self._voice_gain == 1.0
+
+    def _clip(self, speech: str) -> np.ndarray:
+        """A clip after the voice gain and the limiter (only with one: float, kept)."""
+        if self._clip_limiter is None:
+            return self._audio[speech]
+        out = self._limited.get(speech)
+        if out is None:
+            out = _limited(self._audio[speech] * self._voice_gain, self._clip_limiter).astype(np.float32)
+            self._limited[speech] = out
+        return out
 
     def _voice(self, start: int, count: int) -> np.ndarray:
         out = np.zeros(count, dtype=np.float64)
@@ -127,13 +120,35 @@ class Mixdown:
         # Cues never overlap, so at most a few touch any chunk: start at the first that may.
         i = max(0, bisect.bisect_right(self._starts, start) - 1)
         while i < len(self.cues) and self._starts[i] < end:
-            audio = self._audio[self.cues[i].speech]
-            c0 = self._starts[i]
-            lo, hi = max(start, c0), min(end, c0 + len(audio))
+            c0, c1 = self._spans[i]
+            lo, hi = max(start, c0), min(end, c1)
             if hi > lo:
-                out[lo - start : hi - start] += audio[lo - c0 : hi - c0]
+                out[lo - start : hi - start] += self._clip(self.cues[i].speech)[lo - c0 : hi - c0]
             i += 1
-        return out * self._voice_gain
+        return out if self._clip_limiter is not None else out * self._voice_gain
+
+    def voice_parts(self, apart: int) -> Iterator[tuple[int, Hashable, np.ndarray]]:
+        """The voice layer (speech and tones, mono, as `render` mixes them) in parts at least
+        `apart` frames from each other, silence between: (first frame, what it is, samples). A
+        part that is one clip or one tone is named by it (the same name, the same samples);
+        overlapping ones come as one part named None. For measuring without the silences."""
+        events = sorted([(s, e, ("speech", c.speech)) for (s, e), c in zip(self._spans, self.cues) if self._voice_gain]
+                        + [(t, t + len(self._tone_audio[tone.sound]), ("tone", tone.sound))
+                           for t, tone in zip(self._tone_starts, self.tones) if self._tone_gain])
+        i = 0
+        while i < len(events):
+            start, end, name = events[i]
+            j = i + 1
+            while j < len(events) and events[j][0] < end + apart:
+                end = max(end, events[j][1])
+                j += 1
+            lo, hi = max(0, start), min(self.frames, end)
+            if hi > lo:
+                part = self._voice(lo, hi - lo)
+                if self._tone_gain:
+                    self._tones(lo, hi - lo, part)
+                yield lo, (name if j == i + 1 and (lo, hi) == (start, end) else None), part
+            i = j
 
     def _tones(self, start: int, count: int, out: np.ndarray) -> None:
         end = start + count
@@ -197,3 +212,11 @@ class Mixdown:
         """Stop the music decoders (a no-op without music)."""
         if self.music is not None:
             self.music.close()
+
+
+def _limited(audio: np.ndarray, limiter: Limiter) -> np.ndarray:
+    """`audio` (mono) through `limiter`, as if surrounded by silence."""
+    lo, hi = limiter.window(0, len(audio))
+    padded = np.zeros((hi - lo, 1))
+    padded[-lo : -lo + len(audio), 0] = audio
+    return audio * limiter.gains(padded)[-lo : -lo + len(audio)]

@@ -217,7 +217,7 @@ class _Stream:
             self.pump = None
 
 
-def _pump(proc: "subprocess.Popen[bytes]", out: "queue.Queue[bytes | None]", stop: threading.Event) -> None:
+def _pump(proc: subprocess.Popen[bytes], out: queue.Queue[bytes | None], stop: threading.Event) -> None:
     assert proc.stdout is not None
     try:
         while not stop.is_set():
@@ -248,7 +248,7 @@ class MusicBed:
         self._lock = threading.Lock()
 
     @classmethod
-    def from_path(cls, path: Path, frames: int, rate: int) -> "MusicBed":
+    def from_path(cls, path: Path, frames: int, rate: int) -> MusicBed:
         return cls(playlist(path), frames, rate)
 
     def _source(self, index: int, offset: int, count: int) -> np.ndarray:
@@ -309,7 +309,7 @@ class MusicBed:
             self._streams.clear()
             self._memory.clear()
 
-    def __enter__(self) -> "MusicBed":
+    def __enter__(self) -> MusicBed:
         return self
 
     def __exit__(self, *exc: object) -> None:

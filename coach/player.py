@@ -14,7 +14,7 @@ from enum import Enum
 import numpy as np
 
 from coach.durations import format_clock, parse_duration
-from coach.errors import CoachError
+from coach.errors import StartError
 from coach.mixdown import Mixdown
 from coach.model import Routine
 from coach.session import Session
@@ -43,10 +43,6 @@ KEYS: dict[str, Action] = {
 def action_for(key: str) -> Action | None:
     """The action of one keypress (a character, or an arrow key's escape sequence)."""
     return KEYS.get(key)
-
-
-class StartError(CoachError):
-    """`--from` names no exercise and no time inside the session."""
 
 
 @dataclass(frozen=True)
@@ -151,7 +147,7 @@ class Player:
     def __init__(self, session: Session, mixdown: Mixdown, start_ms: int = 0) -> None:
         self.session = session
         self.mixdown = mixdown
-        self.channels = getattr(mixdown, "channels", 1)  # interleaved when the mix has music
+        self.channels = mixdown.channels  # frames are interleaved when the mix has music
         self.slots = slots(session)
         self._rounds = {b.name: b.rounds for b in session.routine.blocks}
         self._lock = threading.Lock()

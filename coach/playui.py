@@ -165,8 +165,9 @@ class Keys:
         if self._fd is not None and self._saved is not None:
             import termios
 
-            termios.tcsetattr(self._fd, termios.TCSADRAIN, self._saved)
-            self._fd = None
+            fd, self._fd = self._fd, None
+            with contextlib.suppress(OSError, termios.error):  # a terminal that is gone needs no restoring
+                termios.tcsetattr(fd, termios.TCSADRAIN, self._saved)
 
     def read(self, timeout_ms: int) -> list[str]:
         """Keys pressed within `timeout_ms` (returns as soon as there are any)."""
@@ -176,7 +177,13 @@ class Keys:
         ready, _, _ = select.select([self._fd], [], [], timeout_ms / 1000)
         if not ready:
             return []
-        data = os.read(self._fd, 64)
+        try:
+            data = os.read(self._fd, 64)
+        except OSError:
+            data = b""
+        if not data:  # the terminal went away: play on without keys
+            self.__exit__()
+            return []
         return split_keys(data.decode("utf-8", errors="ignore"))
 
 
@@ -221,8 +228,8 @@ def run(session: Session, sink: Sink, start_ms: int = 0, keys: IO[str] | None = 
     from rich.live import Live
 
     mixdown = session.mixdown(sink.rate)
-    if getattr(mixdown, "channels", 1) != sink.channels:
-        raise DeviceError(f"the session has {mixdown.channels} channels, the device was opened with {sink.channels}")
+    if mixdown.channels != sink.channels:
+        raise DeviceError(f"the session has {mixdown.channels} channels, the device plays {sink.channels}")
     player = Player(session, mixdown, start_ms)
     console = console or Console()
     title = session.timeline.title
@@ -255,4 +262,5 @@ def run(session: Session, sink: Sink, start_ms: int = 0, keys: IO[str] | None = 
             live.update(view(player.status(), title), refresh=True)
     finally:
         sink.close()
+        mixdown.close()
     return Outcome(reason, player.position_ms, session.timeline.duration_ms)

@@ -1,10 +1,10 @@
 """Render a prepared session to an audio file a phone player does justice to.
 
 Steps: check the inputs (cover, music) before any audio work; build the mixdown (voice, tones,
-ducked music); master it to the loudness target (streaming measurement passes); stream it into
-the encoder; tag the file (chapters, cover, cue text) and measure it as decoded before it is
-renamed into place; then write the subtitle sidecars. Nothing is left at the output path if a
-step fails.
+ducked music); master it to the loudness target (in-process, or remembered from the last render
+of the same session); stream it into the encoder, once; tag the file (chapters, cover, cue
+text) and measure it as decoded before it is renamed into place; then write the subtitle
+sidecars. Nothing is left at the output path if a step fails.
 """
 
 from __future__ import annotations
@@ -13,9 +13,9 @@ import datetime
 import math
 import os
 import tempfile
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Callable, Iterator
 
 import numpy as np
 
@@ -24,13 +24,16 @@ from coach import cover as covers
 from coach import encode, music, subtitles, tags, tones
 from coach import loudness as meter
 from coach.errors import CoachError, OutputError
+from coach.mastering_cache import MasteringCache, Remembered
+from coach.mastering_cache import key as mastering_key
 from coach.mixdown import Mixdown
 from coach.session import Session
+from coach.tools import ffmpeg_path
 
 CHAPTER_MODES = (*chapter_list.MODES, "none")
 BITRATES = {1: "64k", 2: "128k"}
 PEAK_TOLERANCE_DB = 0.05  # the meter prints one decimal
-LOUDNESS_TOLERANCE_LU = 0.4  # after the excerpt's correction, a second encode only for more
+LOUDNESS_TOLERANCE_LU = 0.4  # a second encode when the encoder's shift differs from the excerpt's by more
 CODEC_SHIFT_MIN_LU = 0.05
 EXCERPT_MS = 60_000
 
@@ -129,31 +132,58 @@ def render(
 ) -> RenderReport:
     inputs = check_render(out, options)
     info = track_info(session, options, inputs.cover)
-    margin = meter.CODEC_MARGIN_DB[options.format]
     mix = build_mixdown(session, options, inputs.music)
+    remembered = MasteringCache(session.cache_dir, _mastering_key(session, mix, options, inputs.music))
     try:
-        step = _Steps(mix.frames * (4 + (mix.music is not None)), progress)
-        mastered, mastering = meter.master(mix, options.loudness, options.true_peak, options.music_level,
-                                           options.duck, margin, step)
-        shift = _codec_shift(mastered, options, step)
-        if abs(shift) > CODEC_SHIFT_MIN_LU:
-            mastered = mastered.with_settings(meter.trimmed(mastered.settings, -shift / mastering.slope))
+        step = _Steps(mix.frames, progress)
+        known = remembered.get()
+        if known is not None:
+            mastering, sent, shift = known.mastering, known.sent, known.shift
+            mastered = mix.with_settings(mastering.settings)
+        else:
+            mastered, mastering, shift = _master(mix, options, step)
+            sent = math.nan
         try:
-            measured = _encode(mastered, out, options, info, mastering, step, retry=True)
+            measured, sent = _encode(mastered, out, options, info, mastering, step, sent, shift, retry=True)
         except _Retry as again:
             # The encoder moved the loudness or pushed a peak over: adjust and encode once more.
             settings = meter.trimmed(mastered.settings, again.trim_db)
             if settings.ceiling_db is not None:
                 settings = replace(settings, ceiling_db=settings.ceiling_db - again.peak_db)
-            measured = _encode(mastered.with_settings(settings), out, options, info, mastering, step, retry=False)
+            mastered = mastered.with_settings(settings)
+            measured, sent = _encode(mastered, out, options, info, mastering, step, math.nan, shift, retry=False)
+        if known is None or mastered.settings != mastering.settings:
+            # What this encode did is what the same settings will do next time.
+            remembered.put(Remembered(replace(mastering, settings=mastered.settings), sent, measured.integrated - sent))
     finally:
         mix.close()
     sidecars = []
     for fmt, path in zip(options.subtitles, sidecar_paths(out, options)):
         _write_text(path, subtitles.FORMATS[fmt](session.cues, info.sheet))
         sidecars.append(path)
-    return RenderReport(out, session.timeline.duration_ms, mix.channels, info.chapters, measured, mastering,
-                        tuple(sidecars))
+    return RenderReport(out, session.timeline.duration_ms, mix.channels, info.chapters, measured,
+                        replace(mastering, settings=mastered.settings), tuple(sidecars))
+
+
+def _master(mix: Mixdown, options: RenderOptions, step: _Steps) -> tuple[Mixdown, meter.Mastering, float]:
+    """Master in-process, then correct for what the encoder does to the loudness; returns the
+    shift the encoder is expected to make (LU, from what is sent to what is decoded)."""
+    mastered, mastering = meter.master(mix, options.loudness, options.true_peak, options.music_level, options.duck,
+                                       meter.CODEC_MARGIN_DB[options.format])
+    shift = _codec_shift(mastered, options, step)
+    if abs(shift) <= CODEC_SHIFT_MIN_LU:
+        return mastered, mastering, 0.0
+    return mastered.with_settings(meter.trimmed(mastered.settings, -shift / mastering.slope)), mastering, shift
+
+
+def _mastering_key(session: Session, mix: Mixdown, options: RenderOptions, tracks: tuple[Path, ...]) -> str:
+    """Everything the mastered settings depend on (see mastering_cache)."""
+    loudness = {"rate": options.rate, "channels": mix.channels, "format": options.format,
+                "bitrate": options.bitrate or BITRATES[mix.channels], "loudness": options.loudness,
+                "true_peak": options.true_peak, "music_level": options.music_level, "duck": options.duck,
+                "duration_ms": session.timeline.duration_ms}
+    clips = {c.speech: session.clips[c.speech] for c in session.cues}
+    return mastering_key(session.cues, clips, mix.tones, tracks, loudness, ffmpeg_path())
 
 
 class _Retry(Exception):
@@ -208,27 +238,33 @@ def _codec_shift(mastered: Mixdown, options: RenderOptions, step: _Steps) -> flo
 
 def _encode(
     mastered: Mixdown, out: Path, options: RenderOptions, info: tags.TrackInfo, mastering: meter.Mastering,
-    step: _Steps, retry: bool,
-) -> meter.Loudness:
-    """Encode, tag, and measure the file as decoded (before it replaces `out`)."""
+    step: _Steps, sent: float, shift: float, retry: bool,
+) -> tuple[meter.Loudness, float]:
+    """Encode, tag, and measure the file as decoded (before it replaces `out`). Returns that and
+    the loudness of what was sent to the encoder: `sent` when already known for these settings,
+    else metered on the way (an ffmpeg meter beside the encoder). With `retry`, a true peak over
+    the ceiling or an encoder shift in loudness other than `shift` raises _Retry."""
     measured: list[meter.Loudness] = []
-    stream = meter.StreamMeter(mastered.rate, mastered.channels, "s16le", true_peak=False)
+    stream = meter.StreamMeter(mastered.rate, mastered.channels, "s16le", true_peak=False) if math.isnan(sent) else None
 
     def chunks() -> Iterator[np.ndarray]:
         for chunk in mastered.chunks():
-            stream.feed(chunk)
+            if stream is not None:
+                stream.feed(chunk)
             yield chunk
 
     def finish(tmp: Path) -> None:
-        sent = stream.result()
+        nonlocal sent
+        if stream is not None:
+            sent = stream.result().integrated
         tags.write(tmp, options.format, info)
         got = meter.measure_file(tmp)
         measured.append(got)
         excess = got.true_peak - options.true_peak
-        shift = got.integrated - sent.integrated  # what the encoder did to the loudness
-        if retry and (excess > PEAK_TOLERANCE_DB or abs(shift) > LOUDNESS_TOLERANCE_LU):
+        error = got.integrated - sent - shift  # what the encoder did to the loudness, unforeseen
+        if retry and (excess > PEAK_TOLERANCE_DB or abs(error) > LOUDNESS_TOLERANCE_LU):
             # More gain means more limiting: loudness grows about `slope` dB per dB of gain.
-            raise _Retry(max(0.0, excess + 0.3), -shift / mastering.slope)
+            raise _Retry(max(0.0, excess + 0.3), -error / mastering.slope)
 
     bitrate = options.bitrate or BITRATES[mastered.channels]
     try:
@@ -239,8 +275,9 @@ def _encode(
             finish=finish, progress=step,
         )
     finally:
-        stream.close()
-    return measured[0]
+        if stream is not None:
+            stream.close()
+    return measured[0], sent
 
 
 def _write_text(path: Path, text: str) -> None:

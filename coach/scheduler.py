@@ -62,8 +62,8 @@ class _Free:
         return out
 
 
-def schedule(requests: tuple[CueRequest, ...], lengths: Mapping[str, int]) -> Schedule:
-    """`lengths` maps a request's `speech` to its clip length in ms."""
+def schedule(requests: tuple[CueRequest, ...], lengths: Mapping[str, int], end_ms: int | None = None) -> Schedule:
+    """`lengths` maps a request's `speech` to its clip length in ms; no cue runs past `end_ms`."""
     order = sorted(range(len(requests)), key=lambda i: (-requests[i].priority, requests[i].at_ms, i))
     free = _Free()
     placed: list[Cue] = []
@@ -73,7 +73,7 @@ def schedule(requests: tuple[CueRequest, ...], lengths: Mapping[str, int]) -> Sc
     for i in order:
         req = requests[i]
         length = lengths[req.speech]
-        start = _place(req, length, free)
+        start = _place(req, length, free, end_ms)
         if req.kind == "tip":
             tip_groups.setdefault(req.group, req)
         if start is None:
@@ -96,10 +96,13 @@ def schedule(requests: tuple[CueRequest, ...], lengths: Mapping[str, int]) -> Sc
     return Schedule(tuple(placed), tuple(warnings))
 
 
-def _place(req: CueRequest, length: int, free: _Free) -> int | None:
+def _place(req: CueRequest, length: int, free: _Free, end_ms: int | None) -> int | None:
     if req.fixed:
-        # Countdown and go are short and must be on time: they may run past their window's end.
+        # Countdown and go are short and must be on time: they may run past their window's end,
+        # but not past the session's (a `go` as the last work ends with no outro after it).
         at = req.at_ms
+        if end_ms is not None and at + length > end_ms:
+            return None
         return at if at >= req.window_start_ms and free.fits(at, at + length) else None
     latest = req.window_end_ms - length
     if latest < req.window_start_ms:

@@ -42,6 +42,7 @@ class Session:
     timeline: Timeline
     schedule: Schedule
     clips: dict[str, Clip]
+    cache_dir: Path | None = None  # the clip cache's folder, where a render also remembers its mastering
 
     @property
     def cues(self) -> tuple[Cue, ...]:
@@ -106,8 +107,8 @@ def prepare(routine: Routine, options: SpeechOptions, progress: Progress | None 
     timeline = compiler.compile_routine(routine, book)
     engine = engine or open_engine(options)
     voice = resolve_voice(engine, voice_for(routine, book, options), book.language or routine.language)
-    clips = synthesize_all(
-        (r.speech for r in timeline.requests), engine, voice, cache_for(options), progress, options.jobs
-    )
+    cache = cache_for(options)
+    clips = synthesize_all((r.speech for r in timeline.requests), engine, voice, cache, progress, options.jobs)
     lengths = {text: clip.duration_ms for text, clip in clips.items()}
-    return Session(routine, book, voice, timeline, schedule(timeline.requests, lengths), clips)
+    placed = schedule(timeline.requests, lengths, timeline.duration_ms)
+    return Session(routine, book, voice, timeline, placed, clips, cache.folder)

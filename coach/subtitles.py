@@ -6,8 +6,8 @@ the CLI use. LRC has no end times, so an empty line clears the text when a cue e
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Callable, Sequence
 
 from coach.scheduler import Cue
 

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import base64
 import io
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 from coach import subtitles
 from coach.chapters import Chapter
@@ -67,8 +67,23 @@ def ffmetadata(info: TrackInfo) -> str:
 
 
 def _id3(path: Path, info: TrackInfo) -> None:
-    from mutagen.id3 import (APIC, CHAP, COMM, CTOC, ID3, SYLT, TALB, TCON, TDRC, TIT2, TLEN, TPE1, USLT,
-                             CTOCFlags, PictureType)
+    from mutagen.id3 import (
+        APIC,
+        CHAP,
+        COMM,
+        CTOC,
+        ID3,
+        SYLT,
+        TALB,
+        TCON,
+        TDRC,
+        TIT2,
+        TLEN,
+        TPE1,
+        USLT,
+        CTOCFlags,
+        PictureType,
+    )
 
     lang = LANGUAGES.get(info.language.split("-")[0].lower(), "und")
     tag = ID3()

@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 
 from coach import loader
+from coach.errors import StartError
 from coach.player import (
     BACK_AGAIN_MS,
     Action,
     Player,
-    StartError,
     action_for,
     check_start,
     resolve_start,

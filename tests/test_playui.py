@@ -93,6 +93,19 @@ def test_keys_from_a_terminal_and_the_terminal_restored() -> None:
         os.close(slave)
 
 
+def test_a_terminal_that_goes_away_ends_key_reading() -> None:
+    master, slave = os.openpty()
+    try:
+        with os.fdopen(slave, "r", closefd=False) as stream, playui.Keys(stream) as keys:
+            os.close(master)
+            assert keys.read(100) == []  # hung up: no keys, and no busy loop on an empty read
+            started = time.monotonic()
+            assert keys.read(100) == []
+            assert time.monotonic() - started >= 0.05
+    finally:
+        os.close(slave)
+
+
 def test_no_key_reading_when_stdin_is_not_a_terminal() -> None:
     read, write = os.pipe()
     try:

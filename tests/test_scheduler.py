@@ -32,6 +32,14 @@ def test_fixed_cue_is_on_time_or_dropped_with_a_warning() -> None:
     assert len(result.warnings) == 1 and "dropped `countdown`" in result.warnings[0]
 
 
+def test_fixed_cue_may_outrun_its_window_but_not_the_session() -> None:
+    """Found by fuzzing: a long `go` on a 1 s last exercise with no outro ran past the end."""
+    go = req("go", 0, (0, 1000), Priority.GO, fixed=True)
+    assert schedule((go,), {go.speech: 1200}).cues[0].end_ms == 1200
+    result = schedule((go,), {go.speech: 1200}, end_ms=1000)
+    assert result.cues == () and "dropped `go`" in result.warnings[0]
+
+
 def test_announcement_moves_back_into_its_window_when_later_is_full() -> None:
     go = req("go", 10_000, (10_000, 20_000), Priority.GO, fixed=True)
     nxt = req("next", 9000, (2000, 10_000), Priority.ANNOUNCE)

@@ -78,12 +78,14 @@ class ClipCache:
             with os.fdopen(fd, "wb") as fh:
                 fh.write(encode(clip))
             os.replace(tmp, target)
-        except OSError as exc:
+        except BaseException as exc:  # Ctrl-C mid-write too: no half clip left behind
             if tmp:
                 try:
                     os.unlink(tmp)
                 except OSError:
                     pass
+            if not isinstance(exc, OSError):
+                raise
             if not self._warned:
                 self._warned = True
                 warnings.warn(f"speech cache {self.folder} is not writable ({exc.strerror}); continuing without caching", stacklevel=2)

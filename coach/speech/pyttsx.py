@@ -103,10 +103,13 @@ class Pyttsx3Engine:
             if voice.volume is not None:
                 engine.setProperty("volume", voice.volume)
             self._finished.clear()
+            # The driver prints "Audio saved to" from its callback, which may run after
+            # runAndWait returns: keep stdout redirected until the utterance has finished.
             with contextlib.redirect_stdout(io.StringIO()):
                 engine.save_to_file(text, str(path))
                 engine.runAndWait()
-            if not self._finished.wait(timeout=30):
+                finished = self._finished.wait(timeout=30)
+            if not finished:
                 raise EngineError(f"the speech engine did not finish speaking {text!r}")
             if not path.exists():
                 raise EngineError(f"the speech engine wrote no audio for {text!r}")

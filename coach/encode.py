@@ -107,7 +107,7 @@ def _write(
         if proc.wait() != 0:
             raise _failure(stderr, out)
         if finish:
-            finish(tmp)
+            _finish(finish, tmp, out)
         os.chmod(tmp, _mode_for(out))
         os.replace(tmp, out)
     except BaseException:
@@ -119,6 +119,23 @@ def _write(
     finally:
         if proc.stderr:
             proc.stderr.close()
+
+
+def _finish(finish: Callable[[Path], None], tmp: Path, out: Path) -> None:
+    """Run the tagging step; a full disk there is the same one-line error as during encoding."""
+    import errno
+
+    from mutagen import MutagenError
+
+    try:
+        finish(tmp)
+    except (OSError, MutagenError) as exc:
+        cause = exc if isinstance(exc, OSError) else exc.__cause__ or exc.__context__
+        if isinstance(cause, OSError) and cause.errno == errno.ENOSPC:
+            raise OutputError(f"cannot write {out}: the disk is full", "free some space and try again; the previous file is untouched") from None
+        if isinstance(cause, OSError):
+            raise OutputError(f"cannot write {out}: {cause.strerror or cause}") from None
+        raise
 
 
 def _mode_for(out: Path) -> int:

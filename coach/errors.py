@@ -2,6 +2,14 @@
 
 from __future__ import annotations
 
+# Everything str.splitlines() breaks at: shown escaped, so a name or key from a file cannot
+# turn one error into several lines.
+_LINE_BREAKS = str.maketrans({c: c.encode("unicode_escape").decode() for c in "\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029"})
+
+
+def one_line(text: str) -> str:
+    return text.translate(_LINE_BREAKS)
+
 
 class CoachError(Exception):
     """Base of every error coach reports to a user (as one line, no traceback)."""
@@ -15,7 +23,7 @@ class CoachError(Exception):
             self.hint = hint
 
     def __str__(self) -> str:
-        return f"{self.message} ({self.hint})" if self.hint else self.message
+        return one_line(f"{self.message} ({self.hint})" if self.hint else self.message)
 
 
 class RoutineError(CoachError):
@@ -31,7 +39,7 @@ class RoutineError(CoachError):
         if self.line:
             where = f"{where}:{self.line}"
         text = f"{where}: {self.message}"
-        return f"{text} ({self.hint})" if self.hint else text
+        return one_line(f"{text} ({self.hint})" if self.hint else text)
 
 
 class RoutineErrors(CoachError):

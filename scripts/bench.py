@@ -116,21 +116,47 @@ def decode(mp3: Path, pcm: Path) -> int:
     return channels
 
 
+# Runs coach's CLI in this process and reports peak RSS: its own (getrusage), and that of the
+# ffmpeg processes it starts, read from /proc as they run (RUSAGE_CHILDREN would not do: a child
+# spawned from a big process inherits the parent's high-water mark through the exec).
+MEMORY_RUN = """\
+import os, resource, sys, threading, time
+peaks = [0]
+def watch():
+    me = str(os.getpid())
+    while True:
+        for pid in filter(str.isdigit, os.listdir("/proc")):
+            try:
+                with open(f"/proc/{pid}/stat") as fh:
+                    stat = fh.read()
+                if stat.rsplit(")", 1)[1].split()[1] != me or "ffmpeg" not in stat.split(")")[0]:
+                    continue
+                with open(f"/proc/{pid}/status") as fh:
+                    hwm = [int(line.split()[1]) for line in fh if line.startswith("VmHWM")]
+                peaks[0] = max(peaks[0], *hwm)
+            except (OSError, IndexError, ValueError):
+                pass
+        time.sleep(0.02)
+if os.path.isdir("/proc/self"):
+    threading.Thread(target=watch, daemon=True).start()
+from coach.cli import main
+sys.argv = ["coach"] + sys.argv[1:]
+try:
+    main()
+except SystemExit as exc:
+    assert not exc.code, exc.code
+print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, peaks[0])
+"""
+
+
 def max_rss(args: list[str], env: dict[str, str]) -> tuple[float, float]:
-    """(peak RSS of the coach process, of its largest child: ffmpeg) in MB, for one CLI run."""
-    code = (
-        "import resource, sys\n"
-        "from coach.cli import main\n"
-        "sys.argv = ['coach'] + sys.argv[1:]\n"
-        "try:\n    main()\nexcept SystemExit as exc:\n    assert not exc.code, exc.code\n"
-        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)\n"
-    )
-    done = subprocess.run([sys.executable, "-c", code, *args], env=env, capture_output=True, text=True)
+    """(peak RSS of the coach process, of its largest ffmpeg) in MB, for one CLI run."""
+    done = subprocess.run([sys.executable, "-c", MEMORY_RUN, *args], env=env, capture_output=True, text=True)
     if done.returncode != 0:
         sys.exit(f"bench: memory run failed:\n{done.stderr}")
+    own, ffmpeg_kib = (int(x) for x in done.stdout.split()[-2:])
     unit = 1 if sys.platform == "darwin" else 1024  # ru_maxrss: bytes on macOS, KiB on Linux
-    own, child = (int(x) * unit / 1e6 for x in done.stdout.split()[-2:])
-    return own, child
+    return own * unit / 1e6, ffmpeg_kib * 1024 / 1e6
 
 
 PYDUB_PEER = """\
@@ -220,7 +246,8 @@ NOTES = """\
 - **Warm render**: `coach render` of the built-in 16-minute session, every clip in the cache.
   **Cold render**: the same with an empty cache (every clip synthesised, in worker processes).
 - **Memory**: the peak RSS of the Python process rendering (it runs `coach.cli.main` in a child
-  and reads `getrusage(RUSAGE_SELF)` at the end); ffmpeg's own peak is reported apart.
+  and reads `getrusage(RUSAGE_SELF)` at the end); ffmpeg's own peak (`VmHWM`, read from /proc
+  while it runs) is reported apart.
 - **Linearity**: warm renders of generated 15-minute, 1-hour and 2-hour routines (5 exercises a
   round, one of them sided, tips on each), as seconds of rendering per session-minute.
 - **Start-up**: `python -m coach --help` and `coach check` of the built-in routine, with the real
@@ -330,7 +357,7 @@ def measure(args: argparse.Namespace, repeat: int, work: Path, load_start: float
         Row("cold render, empty cache", "≤ 3 × floor", f"{med['cold']:.2f} s", f"{med['cold'] / floor:.2f}", check(med["cold"] <= 3 * floor)),
         Row("peak RSS, 2-hour render (Python process)", "< 150 MB", f"{rss[120][0]:.0f} MB", f"{rss[120][0] / 150:.2f}", check(rss[120][0] < 150)),
         Row("peak RSS, 15-minute render (Python process)", "", f"{rss[15][0]:.0f} MB", ""),
-        Row("peak RSS of ffmpeg, 2-hour render", "", f"{rss[120][1]:.0f} MB", ""),
+        Row("peak RSS of ffmpeg, 2-hour render (largest ffmpeg)", "", f"{rss[120][1]:.0f} MB" if rss[120][1] else "n/a", ""),
     ]
     for m in (15, 60, 120):
         label = {15: "15 min", 60: "1 h", 120: "2 h"}[m]

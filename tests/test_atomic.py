@@ -3,7 +3,8 @@
 The previous file there survives byte for byte, or the complete new one replaces it; after Ctrl-C
 (SIGINT to the whole process group, as a terminal sends it, or to coach alone) every temporary
 file is gone too. After SIGKILL nothing can clean up: an orphaned hidden `.NAME.*.part.*` file may
-stay beside the output, never at its name. Kill points are random; set COACH_TEST_SEED to replay.
+stay beside the output, never at its name; but no process may be left running (ffmpeg sees its
+input end, synthesis workers notice they are orphans). Kill points are random; set COACH_TEST_SEED to replay.
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from conftest import decode
 from procs import ROUTINE, command, env, leftovers
 
@@ -63,17 +63,18 @@ def reference(tmp_path_factory: pytest.TempPathFactory) -> Reference:
     return Reference(routine, folder / "cache", complete, *times)
 
 
-def wait_for_group(pgid: int, timeout: float = 30) -> None:
-    """Until every process of the render's group (ffmpeg, synthesis workers) has gone."""
+def group_ends(pgid: int, timeout: float = 30) -> bool:
+    """Whether every process of the render's group (ffmpeg, synthesis workers) ends by itself
+    once coach has; the stragglers are killed either way."""
     deadline = time.monotonic() + timeout
     while True:
         try:
             os.killpg(pgid, 0)
         except ProcessLookupError:
-            return
+            return True
         if time.monotonic() > deadline:
             os.killpg(pgid, signal.SIGKILL)
-            return
+            return False
         time.sleep(0.02)
 
 
@@ -127,8 +128,10 @@ def trial(reference: Reference, tmp_path: Path, n: int, sig: signal.Signals, rng
             os.killpg(proc.pid, sig)
         else:
             os.kill(proc.pid, sig)
-    _, err = proc.communicate(timeout=120)
-    wait_for_group(proc.pid)
+    proc.wait(timeout=120)
+    ended = group_ends(proc.pid)
+    _, err = proc.communicate(timeout=30)
+    assert ended, f"{note}: processes left running after coach ended"
     assert_whole(out, had_previous, reference, note)
     if sig == signal.SIGKILL:
         assert proc.returncode in (0, -signal.SIGKILL), (note, proc.returncode, err)
@@ -158,8 +161,9 @@ def test_render_after_a_killed_one_succeeds(reference: Reference, tmp_path: Path
     proc = render(reference.routine, out, reference.warm_cache, tmp_path)
     time.sleep(0.6 * reference.warm_s)
     os.kill(proc.pid, signal.SIGKILL)
-    proc.communicate(timeout=60)
-    wait_for_group(proc.pid)
+    proc.wait(timeout=60)
+    assert group_ends(proc.pid)
+    proc.communicate(timeout=30)
     again = render(reference.routine, out, reference.warm_cache, tmp_path)
     _, err = again.communicate(timeout=300)
     assert again.returncode == 0, err

@@ -9,7 +9,6 @@ from typing import Callable
 
 import numpy as np
 import pytest
-
 from conftest import decode
 from mounts import remount_read_only, tmpfs
 from procs import ROUTINE, coach, leftovers

@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Iterator
 
 import pytest
-
 from mounts import remount_read_only, tmpfs
 from procs import ROUTINE, assert_one_line_error, coach, leftovers
 
@@ -173,12 +172,6 @@ def test_disk_full(routine: Path, tmp_path: Path) -> None:
         assert os.statvfs(folder).f_bfree == free_before  # the partial file is gone, its space freed
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the disk filling up while the temp file is tagged (mutagen, after ffmpeg) ends in a "
-    "traceback (mutagen.id3._util.error: [Errno 28]): render's finish step should turn it into "
-    "the same OutputError as a full disk during encoding",
-)
 def test_disk_full_while_tagging(routine: Path, tmp_path: Path) -> None:
     """Room for the encoded audio but not for the tags added after it (chapters, cover, cue text)."""
     whole = tmp_path / "whole.mp3"

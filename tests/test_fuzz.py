@@ -335,7 +335,7 @@ HOSTILE = {
     "text overflow": GOOD.format("'" + "9" * 400 + "h'"),
     "infinity": GOOD.format(".inf"),
     "not a number": GOOD.format(".nan"),
-    "thousands of unknown keys": "title: T\nblocks: [X]\n" + "".join(f"k{i}: {i}\n" for i in range(20_000)),
+    "thousands of unknown keys": "title: T\nblocks: [X]\n" + "".join(f"k{i}: {i}\n" for i in range(5000)),
     "long key": "title: T\n" + "k" * 500_000 + ": 1\nblocks: [X]\n",
     "long value": GOOD.format("'" + "1" * 500_000 + "'"),
     "12 hours of reps": GOOD.format("1s").replace("work: 1s", "reps: 10000\n        tempo: 4.32s"),

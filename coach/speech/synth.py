@@ -9,6 +9,8 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import threading
+import time
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Callable, Iterable, Iterator
@@ -66,7 +68,7 @@ def _synthesize(texts: list[str], engine: Engine, voice: Voice, jobs: int) -> It
     # spawn, not fork: a forked copy of an initialised speech engine is not safe to use.
     context = multiprocessing.get_context("spawn")
     chunk = max(1, len(texts) // (jobs * 4))
-    pool = ProcessPoolExecutor(jobs, mp_context=context, initializer=_init_worker, initargs=(engine.name,))
+    pool = ProcessPoolExecutor(jobs, mp_context=context, initializer=_init_worker, initargs=(engine.name, os.getpid()))
     try:
         with _ctrl_c_blocked():  # the workers start now and inherit the block: Ctrl-C is ours to handle
             results = pool.map(_work, texts, [voice] * len(texts), chunksize=chunk)
@@ -95,10 +97,19 @@ def _ctrl_c_blocked() -> Iterator[None]:
 _worker_engine: Engine | None = None
 
 
-def _init_worker(engine_name: str) -> None:
+def _init_worker(engine_name: str, parent: int) -> None:
     global _worker_engine
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the main process stops the pool on Ctrl-C
+    threading.Thread(target=_exit_with, args=(parent,), daemon=True).start()
     _worker_engine = get_engine(engine_name)
+
+
+def _exit_with(parent: int) -> None:
+    """Workers wait on queues the main process also holds open: if it is killed (SIGKILL, out of
+    memory) they would wait forever, so each leaves as soon as it has been orphaned."""
+    while os.getppid() == parent:
+        time.sleep(0.2)
+    os._exit(1)
 
 
 def _work(text: str, voice: Voice) -> Clip:

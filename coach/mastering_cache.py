@@ -63,6 +63,9 @@ class Remembered:
     mastering: Mastering  # its settings: the ones the file was encoded with
     sent: float  # LUFS of what was sent to the encoder
     shift: float  # LU the encoder added to that (the file measured sent + shift)
+    # The encoded file as decoded and metered: the same settings give the same samples, so a
+    # warm render reports this instead of decoding and metering its file again.
+    measured: Loudness | None = None
 
 
 class MasteringCache:
@@ -84,7 +87,8 @@ class MasteringCache:
                 passes=int(data["passes"]),
                 slope=float(data["slope"]),
             )
-            remembered = Remembered(mastering, float(data["sent"]), float(data["shift"]))
+            measured = Loudness(**data["measured"]) if data.get("measured") is not None else None
+            remembered = Remembered(mastering, float(data["sent"]), float(data["shift"]), measured)
         except (OSError, ValueError, KeyError, TypeError):
             return None
         return remembered if math.isfinite(remembered.sent) and math.isfinite(remembered.shift) else None
@@ -94,7 +98,8 @@ class MasteringCache:
         if self.path is None or not (math.isfinite(remembered.sent) and math.isfinite(remembered.shift)):
             return
         data = asdict(remembered.mastering)
-        data.update(sent=remembered.sent, shift=remembered.shift)
+        measured = asdict(remembered.measured) if remembered.measured is not None else None
+        data.update(sent=remembered.sent, shift=remembered.shift, measured=measured)
         tmp = None
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)

@@ -143,8 +143,10 @@ def render(
         else:
             mastered, mastering, shift = _master(mix, options, step)
             sent = math.nan
+        trusted = known.measured if known is not None else None
         try:
-            measured, sent = _encode(mastered, out, options, info, mastering, step, sent, shift, retry=True)
+            measured, sent = _encode(mastered, out, options, info, mastering, step, sent, shift, retry=True,
+                                     trusted=trusted)
         except _Retry as again:
             # The encoder moved the loudness or pushed a peak over: adjust and encode once more.
             settings = meter.trimmed(mastered.settings, again.trim_db)
@@ -152,9 +154,10 @@ def render(
                 settings = replace(settings, ceiling_db=settings.ceiling_db - again.peak_db)
             mastered = mastered.with_settings(settings)
             measured, sent = _encode(mastered, out, options, info, mastering, step, math.nan, shift, retry=False)
-        if known is None or mastered.settings != mastering.settings:
+        if known is None or mastered.settings != mastering.settings or known.measured is None:
             # What this encode did is what the same settings will do next time.
-            remembered.put(Remembered(replace(mastering, settings=mastered.settings), sent, measured.integrated - sent))
+            remembered.put(Remembered(replace(mastering, settings=mastered.settings), sent,
+                                      measured.integrated - sent, measured))
     finally:
         mix.close()
     sidecars = []
@@ -238,7 +241,7 @@ def _codec_shift(mastered: Mixdown, options: RenderOptions, step: _Steps) -> flo
 
 def _encode(
     mastered: Mixdown, out: Path, options: RenderOptions, info: tags.TrackInfo, mastering: meter.Mastering,
-    step: _Steps, sent: float, shift: float, retry: bool,
+    step: _Steps, sent: float, shift: float, retry: bool, trusted: meter.Loudness | None = None,
 ) -> tuple[meter.Loudness, float]:
     """Encode, tag, and measure the file as decoded (before it replaces `out`). Returns that and
     the loudness of what was sent to the encoder: `sent` when already known for these settings,
@@ -258,6 +261,10 @@ def _encode(
         if stream is not None:
             sent = stream.result().integrated
         tags.write(tmp, options.format, info)
+        if trusted is not None:
+            # Same mastering key, same settings: the same samples this measurement was made of.
+            measured.append(trusted)
+            return
         got = meter.measure_file(tmp)
         measured.append(got)
         excess = got.true_peak - options.true_peak

@@ -82,3 +82,19 @@ def test_a_damaged_remembered_mastering_is_mastered_again(write_routine, tmp_pat
     again = render(session, tmp_path / "b.mp3", options)
     assert again.mastering.settings == first.mastering.settings
     assert abs(again.measured.integrated - options.loudness) <= 0.5
+
+
+@pytest.mark.ffmpeg
+def test_a_warm_render_reports_the_measurement_of_identical_audio(write_routine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    session = prepare(loader.load(write_routine(ROUTINE)), SpeechOptions(engine="fake"))
+    options = RenderOptions(rate=RATE)
+    first = render(session, tmp_path / "a.mp3", options)
+    monkeypatch.setattr(loudness, "measure_file", lambda path: (_ for _ in ()).throw(AssertionError("metered again")))
+    second = render(session, tmp_path / "b.mp3", options)
+    monkeypatch.undo()
+    # The remembered figure is the one the identical samples of the new file really measure.
+    assert np.array_equal(decode(tmp_path / "a.mp3", RATE), decode(tmp_path / "b.mp3", RATE))
+    fresh = loudness.measure_file(tmp_path / "b.mp3")
+    assert second.measured == first.measured
+    assert abs(fresh.integrated - second.measured.integrated) <= 0.1
+    assert abs(fresh.true_peak - second.measured.true_peak) <= 0.1

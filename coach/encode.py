@@ -41,7 +41,8 @@ def check_output(out: Path) -> None:
     """Fail before any audio work if the output cannot be written."""
     folder = out.parent if str(out.parent) else Path(".")
     if not folder.is_dir():
-        raise OutputError(f"cannot write {out}: folder {folder} does not exist")
+        what = "is a file, not a folder" if folder.exists() else "does not exist"
+        raise OutputError(f"cannot write {out}: {folder} {what}")
     if out.is_dir():
         raise OutputError(f"cannot write {out}: it is a folder")
     if not os.access(folder, os.W_OK):

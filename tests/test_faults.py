@@ -139,7 +139,7 @@ def test_output_folder_is_a_file(routine: Path, tmp_path: Path) -> None:
     blocker = tmp_path / "not-a-folder"
     blocker.write_text("a file where the folder should be")
     result = coach("render", str(routine), "-o", str(blocker / "session.mp3"), "--engine", "fake")
-    assert_one_line_error(result, f"cannot write {blocker / 'session.mp3'}")
+    assert_one_line_error(result, f"cannot write {blocker / 'session.mp3'}", "is a file, not a folder")
     assert blocker.read_text() == "a file where the folder should be"
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, replace
+import functools
 from importlib import resources
 from pathlib import Path
 from types import MappingProxyType
@@ -47,6 +48,12 @@ def builtin(language: str) -> Phrasebook:
     if base not in known:
         hint = suggest(base, known) or f"built-in languages: {', '.join(known)}; or give your own with --phrases FILE"
         raise CoachError(f"no built-in wording for language `{language}`", hint)
+    return _builtin_book(base)
+
+
+@functools.lru_cache(maxsize=None)
+def _builtin_book(base: str) -> Phrasebook:
+    """A built-in book, parsed once per process (Phrasebook is immutable)."""
     text = (resources.files("coach") / "phrases" / f"{base}.yaml").read_text(encoding="utf-8")
     return parse(text, f"{base} (built-in phrasebook)")
 

@@ -119,12 +119,10 @@ def track_info(session: Session, options: RenderOptions, cover: covers.Cover | N
 
 
 def build_mixdown(session: Session, options: RenderOptions, tracks: tuple[Path, ...]) -> Mixdown:
-    used = {c.speech for c in session.cues}
     frames = session.timeline.duration_ms * options.rate // 1000
     bed = music.MusicBed(list(tracks), frames, options.rate) if tracks else None
     sounds = tones.placements(session.timeline, options.beeps, options.marks) if options.beeps or options.marks else ()
-    clips = {k: v for k, v in session.clips.items() if k in used}
-    return Mixdown(session.cues, clips, session.timeline.duration_ms, options.rate, music=bed, tones=sounds)
+    return Mixdown(session.cues, session.used_clips(), session.timeline.duration_ms, options.rate, music=bed, tones=sounds)
 
 
 def render(
@@ -185,8 +183,7 @@ def _mastering_key(session: Session, mix: Mixdown, options: RenderOptions, track
                 "bitrate": options.bitrate or BITRATES[mix.channels], "loudness": options.loudness,
                 "true_peak": options.true_peak, "music_level": options.music_level, "duck": options.duck,
                 "duration_ms": session.timeline.duration_ms}
-    clips = {c.speech: session.clips[c.speech] for c in session.cues}
-    return mastering_key(session.cues, clips, mix.tones, tracks, loudness, ffmpeg_path())
+    return mastering_key(session.cues, session.used_clips(), mix.tones, tracks, loudness, ffmpeg_path())
 
 
 class _Retry(Exception):

@@ -52,9 +52,13 @@ class Session:
     def warnings(self) -> tuple[str, ...]:
         return self.schedule.warnings
 
-    def mixdown(self, rate: int) -> Mixdown:
+    def used_clips(self) -> dict[str, Clip]:
+        """The clips of the placed cues (dropped cues' clips are synthesised but never heard)."""
         used = {c.speech for c in self.cues}
-        return Mixdown(self.cues, {k: v for k, v in self.clips.items() if k in used}, self.timeline.duration_ms, rate)
+        return {k: v for k, v in self.clips.items() if k in used}
+
+    def mixdown(self, rate: int) -> Mixdown:
+        return Mixdown(self.cues, self.used_clips(), self.timeline.duration_ms, rate)
 
     def to_json(self) -> dict[str, object]:
         """The `coach script --json` contract."""

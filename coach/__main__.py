@@ -1,3 +1,6 @@
-from coach.cli import main
+"""`python -m coach`: the same entry point as the `coach` command."""
 
-main()
+from coach.entry import main
+
+if __name__ == "__main__":
+    main()

@@ -93,9 +93,13 @@ def render(
     engine: str = EngineOpt, voice: Optional[str] = VoiceOpt, rate: Optional[int] = RateOpt,
     volume: Optional[float] = VolumeOpt, phrases: Optional[Path] = PhrasesOpt, language: Optional[str] = LanguageOpt,
     cache_dir: Optional[Path] = CacheOpt, no_cache: bool = NoCacheOpt,
+    jobs: Optional[int] = typer.Option(None, "-j", "--jobs", min=1, max=64,
+                                       help="Processes for speech and MP3 encoding (default: one per core, at most 4)."),
     quiet: bool = typer.Option(False, "-q", "--quiet", help="No progress or summary."),
 ) -> None:
     """Render a routine to one audio file (MP3 by default) with chapters, tags, cover and cue text."""
+    from dataclasses import replace
+
     from coach import encode, loader, progress
     from coach.durations import format_clock
     from coach.render import RenderOptions, check_render
@@ -109,11 +113,12 @@ def render(
         raise CoachError(f"unknown format `{fmt}`", f"formats: {', '.join(encode.FORMATS)}")
     options = RenderOptions(
         fmt, sample_rate, bitrate, chapters, cover, tuple(s.strip() for s in (subtitles or "").split(",") if s.strip()),
-        loudness, music=music, music_level=music_level, duck=duck, beeps=beeps, marks=marks,
+        loudness, music=music, music_level=music_level, duck=duck, beeps=beeps, marks=marks, jobs=jobs,
     )
     loader.load(routine)  # bad routines fail before any check of tools or output
     check_render(out, options)  # a bad cover or music file fails before any speech work
-    session = _prepare(routine, _speech_options(engine, voice, rate, volume, phrases, language, cache_dir, no_cache), quiet)
+    speech = _speech_options(engine, voice, rate, volume, phrases, language, cache_dir, no_cache)
+    session = _prepare(routine, replace(speech, jobs=jobs), quiet)
     with progress.bar("Rendering", None if not quiet else False) as update:
         report = render_file(session, out, options, update)
     if not quiet:
@@ -259,42 +264,43 @@ def devices() -> None:
 
 @app.command()
 def cache(
-    clear: bool = typer.Option(False, "--clear", help="Delete every cached clip."),
+    clear: bool = typer.Option(False, "--clear", help="Delete every cached clip and remembered mastering result."),
     cache_dir: Optional[Path] = CacheOpt,
 ) -> None:
-    """Show the speech clip cache's size, or clear it."""
+    """Show the cache's size (speech clips, remembered mastering results), or clear it."""
+    from coach import mastering_cache
     from coach.speech.cache import ClipCache, default_dir
 
-    store = ClipCache(cache_dir or default_dir())
+    folder = cache_dir or default_dir()
+    clips = ClipCache(folder)
     if clear:
-        typer.echo(f"removed {store.clear()} clips from {store.folder}")
+        typer.echo(f"removed {clips.clear()} clips and {mastering_cache.clear(folder)} mastering results from {folder}")
         return
-    count, size = store.stats()
-    typer.echo(f"{store.folder}: {count} clips, {size / 1_000_000:.1f} MB")
+    (count, clip_bytes), (results, result_bytes) = clips.stats(), mastering_cache.stats(folder)
+    typer.echo(f"{folder}: {count} clips, {results} mastering results, {(clip_bytes + result_bytes) / 1_000_000:.1f} MB")
 
 
 def main() -> None:
+    """Run the command line; Ctrl-C propagates as KeyboardInterrupt, for coach.entry to report."""
     warnings.showwarning = _show_warning
     try:
         app()
     except CoachError as exc:
         typer.echo(f"coach: error: {exc}", err=True)
         sys.exit(1)
-    except KeyboardInterrupt:  # before typer runs; inside it, typer turns Ctrl-C into a silent exit 130
-        typer.echo("coach: interrupted", err=True)
-        sys.exit(130)
     except OSError as exc:  # the system refused something no CoachError anticipated: still one line
         where = f": {exc.filename}" if exc.filename else ""
         typer.echo(f"coach: error: {exc.strerror or exc}{where}", err=True)
         sys.exit(1)
     except SystemExit as exc:
         if _interrupted(exc):
-            typer.echo("coach: interrupted", err=True)
+            raise KeyboardInterrupt from None
         raise
 
 
 def _interrupted(exc: SystemExit) -> bool:
-    """Typer ends a Ctrl-C as `Exit(130) from KeyboardInterrupt`; a command's own exit 130 is not one."""
+    """Typer ends a Ctrl-C as a silent `Exit(130) from KeyboardInterrupt`; a command's own exit 130
+    (`coach play` stopped by Ctrl-C, which reports that itself) is not one."""
     typer_exit = exc.__context__
     return typer_exit is not None and isinstance(typer_exit.__cause__, KeyboardInterrupt)
 

@@ -3,6 +3,7 @@
 ffmpeg writes the LAME/Xing header with encoder delay and padding only when its output is a
 seekable file, so it writes to a real temporary file beside the target (never a pipe): decoders
 that honour the header give back exactly the samples we sent, cues where the timeline says.
+A long MP3 is encoded in parts at once, one encoder per core, and joined (see mp3splice).
 """
 
 from __future__ import annotations
@@ -10,12 +11,15 @@ from __future__ import annotations
 import os
 import subprocess
 import tempfile
-from collections.abc import Callable, Iterable, Mapping
+import threading
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 
+from coach import mp3splice
 from coach.errors import EncoderError, OutputError
 from coach.tools import ffmpeg_path
 
@@ -25,6 +29,8 @@ FORMATS = {
     "ogg": ["-c:a", "libvorbis"],
     "wav": ["-c:a", "pcm_s16le"],
 }
+MAX_PARTS = 4  # MP3 encoded in at most this many parts at once
+PART_MIN_S = 60  # and none shorter than this: each encoder costs a process start
 
 
 @dataclass(frozen=True)
@@ -49,94 +55,204 @@ def check_output(out: Path) -> None:
         raise OutputError(f"cannot write {out}: folder {folder} is not writable")
 
 
+class Source(Protocol):
+    """Audio that can be rendered from any position (a Mixdown): what lets the encoder work in parts."""
+
+    frames: int
+    channels: int
+
+    def render(self, start: int, count: int) -> np.ndarray: ...
+
+    def silent(self, start: int, count: int) -> bool: ...
+
+
 def write(
-    chunks: Iterable[np.ndarray],
+    audio: Source | Iterable[np.ndarray],
     out: Path,
     options: EncodeOptions,
     finish: Callable[[Path], None] | None = None,
     progress: Callable[[int], None] | None = None,
+    jobs: int | None = None,
 ) -> None:
-    """Encode `chunks` (int16, interleaved) to `out` atomically. `finish(tmp)` may tag the file first."""
+    """Encode `audio` (int16 chunks, interleaved, or a Source) to `out` atomically. `finish(tmp)`
+    may tag the file first. A Source long enough is encoded as MP3 in up to `jobs` parts at
+    once (default: one per core, at most 4), joined gaplessly (see mp3splice)."""
     check_output(out)
     if options.format not in FORMATS:
         raise EncoderError(f"unknown format `{options.format}`", f"formats: {', '.join(FORMATS)}")
     with tempfile.TemporaryDirectory(prefix="coach-encode-") as scratch:
-        _write(chunks, out, options, Path(scratch), finish, progress)
+        encoder = ffmpeg_path()  # before the temporary file exists: a missing tool leaves nothing behind
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{out.name}.", suffix=f".part.{options.format}", dir=out.parent or ".")
+        os.close(fd)
+        tmp = Path(tmp_name)
+        try:
+            boundaries = _split(audio, options, jobs)
+            if boundaries and not isinstance(audio, Iterable):
+                try:
+                    _encode_parts(encoder, audio, boundaries, tmp, out, options, Path(scratch), progress)
+                except mp3splice.SpliceError:
+                    boundaries = []  # an encoder that writes what the join does not expect: in one piece
+            if not boundaries:
+                chunks = audio if isinstance(audio, Iterable) else _chunks(audio, 0, audio.frames, options.rate)
+                _encode_one(encoder, chunks, tmp, out, options, Path(scratch), progress)
+            if finish:
+                _finish(finish, tmp, out)
+            os.chmod(tmp, _mode_for(out))
+            os.replace(tmp, out)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
 
 
-def _write(
-    chunks: Iterable[np.ndarray],
-    out: Path,
-    options: EncodeOptions,
-    scratch: Path,
-    finish: Callable[[Path], None] | None,
-    progress: Callable[[int], None] | None,
-) -> None:
-    encoder = ffmpeg_path()  # before the temporary file exists: a missing tool leaves nothing behind
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{out.name}.", suffix=f".part.{options.format}", dir=out.parent or ".")
-    os.close(fd)
-    tmp = Path(tmp_name)
+def encoders(jobs: int | None) -> int:
+    """How many MP3 encoders run at once for `jobs` (None: one per core, at most MAX_PARTS)."""
+    return jobs if jobs is not None else min(os.cpu_count() or 1, MAX_PARTS)
+
+
+def _split(audio: Source | Iterable[np.ndarray], options: EncodeOptions, jobs: int | None) -> list[int]:
+    """Where to cut a Source for encoding in parts: [] for one piece."""
+    if isinstance(audio, Iterable) or options.format != "mp3":
+        return []
+    parts = min(encoders(jobs), audio.frames // (PART_MIN_S * options.rate))
+    if parts < 2:
+        return []
+    return mp3splice.split_points(audio.frames, parts, audio.silent)
+
+
+def _chunks(audio: Source, start: int, end: int, rate: int) -> Iterator[np.ndarray]:
+    for pos in range(start, end, rate):
+        yield audio.render(pos, min(rate, end - pos))
+
+
+def _command(encoder: str, options: EncodeOptions, target: Path, scratch: Path, bare: bool = False) -> list[str]:
+    """ffmpeg reading PCM on stdin and writing `target`; `bare`: MP3 frames only (no tags, no Info frame)."""
     cmd = [encoder, "-hide_banner", "-loglevel", "error", "-nostdin", "-y",
            "-f", "s16le", "-ar", str(options.rate), "-ac", str(options.channels), "-i", "pipe:0"]
-    if options.metadata is not None:
+    if options.metadata is not None and not bare:
         meta = scratch / "metadata.txt"
         meta.write_text(options.metadata, encoding="utf-8")
         cmd += ["-f", "ffmetadata", "-i", str(meta), "-map", "0:a", "-map_metadata", "1", "-map_chapters", "1"]
     cmd += FORMATS[options.format]
     if options.format != "wav":
         cmd += ["-b:a", options.bitrate]
-    if options.metadata is None:
+    if bare:
+        cmd += ["-write_xing", "0", "-id3v2_version", "0"]
+    elif options.metadata is None:
         for key, value in options.tags.items():
             cmd += ["-metadata", f"{key}={value}"]
-    cmd += ["-f", {"m4a": "mp4"}.get(options.format, options.format), str(tmp)]
+    return cmd + ["-f", {"m4a": "mp4"}.get(options.format, options.format), str(target)]
+
+
+def _start(cmd: list[str]) -> subprocess.Popen[bytes]:
     try:
-        proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stderr=subprocess.PIPE)
+        return subprocess.Popen(cmd, stdin=subprocess.PIPE, stderr=subprocess.PIPE)
     except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        raise EncoderError(f"cannot start the encoder {encoder}: {exc.strerror or exc}") from None
+        raise EncoderError(f"cannot start the encoder {cmd[0]}: {exc.strerror or exc}") from None
+
+
+def _feed(proc: subprocess.Popen[bytes], chunks: Iterable[np.ndarray], channels: int,
+          progress: Callable[[int], None] | None) -> None:
+    assert proc.stdin is not None
     try:
-        assert proc.stdin is not None
-        try:
-            for chunk in chunks:
-                proc.stdin.write(chunk.astype("<i2").tobytes())
-                if progress:
-                    progress(len(chunk) // options.channels)
-            proc.stdin.close()
-        except BrokenPipeError:
-            pass
-        stderr = proc.stderr.read().decode("utf-8", "replace") if proc.stderr else ""
-        if proc.wait() != 0:
-            raise _failure(stderr, out)
-        if finish:
-            _finish(finish, tmp, out)
-        os.chmod(tmp, _mode_for(out))
-        os.replace(tmp, out)
-    except BaseException:
+        for chunk in chunks:
+            proc.stdin.write(chunk.astype("<i2").tobytes())
+            if progress:
+                progress(len(chunk) // channels)
+        proc.stdin.close()
+    except BrokenPipeError:
+        pass  # the encoder stopped: its exit status and message say why
+
+
+def _wait(proc: subprocess.Popen[bytes], out: Path) -> None:
+    stderr = proc.stderr.read().decode("utf-8", "replace") if proc.stderr else ""
+    if proc.wait() != 0:
+        raise _failure(stderr, out)
+
+
+def _stop(procs: list[subprocess.Popen[bytes]]) -> None:
+    for proc in procs:
         if proc.poll() is None:
             proc.kill()
-            proc.wait()
-        tmp.unlink(missing_ok=True)
-        raise
-    finally:
+        proc.wait()
         if proc.stderr:
             proc.stderr.close()
 
 
+def _encode_one(encoder: str, chunks: Iterable[np.ndarray], tmp: Path, out: Path, options: EncodeOptions,
+                scratch: Path, progress: Callable[[int], None] | None) -> None:
+    proc = _start(_command(encoder, options, tmp, scratch))
+    try:
+        _feed(proc, chunks, options.channels, progress)
+        _wait(proc, out)
+    finally:
+        _stop([proc])
+
+
+def _encode_parts(encoder: str, audio: Source, boundaries: list[int], tmp: Path, out: Path, options: EncodeOptions,
+                  scratch: Path, progress: Callable[[int], None] | None) -> None:
+    """Encode the parts between `boundaries` at once, one encoder and one feeding thread each,
+    then join them into `tmp` (the first part, with the tags and the Info frame)."""
+    edges = [0, *boundaries, audio.frames]
+    targets = [tmp, *(scratch / f"part{i}.mp3" for i in range(1, len(edges) - 1))]
+    lock = threading.Lock()
+
+    def counted(frames: int) -> None:
+        with lock:
+            if progress:
+                progress(frames)
+
+    procs: list[subprocess.Popen[bytes]] = []
+    threads: list[threading.Thread] = []
+    errors: list[BaseException] = []
+
+    def feed(proc: subprocess.Popen[bytes], start: int, end: int) -> None:
+        try:
+            _feed(proc, _chunks(audio, start, end, options.rate), options.channels, counted)
+        except BaseException as exc:  # reported by the main thread
+            errors.append(exc)
+
+    try:
+        for i, target in enumerate(targets):
+            procs.append(_start(_command(encoder, options, target, scratch, bare=i > 0)))
+            threads.append(threading.Thread(target=feed, args=(procs[-1], edges[i], edges[i + 1]), daemon=True))
+            threads[-1].start()
+        for thread in threads:
+            while thread.is_alive():
+                thread.join(0.1)  # in short waits, so that Ctrl-C reaches this thread
+        if errors:
+            raise errors[0]
+        for proc in procs:
+            _wait(proc, out)
+    finally:
+        _stop(procs)
+        for thread in threads:
+            thread.join()
+    try:
+        mp3splice.join(tmp, targets[1:], boundaries, audio.frames)
+    except OSError as exc:
+        raise _written(exc, out) from None
+
+
 def _finish(finish: Callable[[Path], None], tmp: Path, out: Path) -> None:
     """Run the tagging step; a full disk there is the same one-line error as during encoding."""
-    import errno
-
     from mutagen import MutagenError
 
     try:
         finish(tmp)
     except (OSError, MutagenError) as exc:
         cause = exc if isinstance(exc, OSError) else exc.__cause__ or exc.__context__
-        if isinstance(cause, OSError) and cause.errno == errno.ENOSPC:
-            raise OutputError(f"cannot write {out}: the disk is full", "free some space and try again; the previous file is untouched") from None
         if isinstance(cause, OSError):
-            raise OutputError(f"cannot write {out}: {cause.strerror or cause}") from None
+            raise _written(cause, out) from None
         raise
+
+
+def _written(exc: OSError, out: Path) -> OutputError:
+    """A failed write to the temporary file, told about `out`."""
+    import errno
+
+    if exc.errno == errno.ENOSPC:
+        return OutputError(f"cannot write {out}: the disk is full", "free some space and try again; the previous file is untouched")
+    return OutputError(f"cannot write {out}: {exc.strerror or exc}")
 
 
 def _mode_for(out: Path) -> int:

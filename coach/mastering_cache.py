@@ -14,6 +14,7 @@ import hashlib
 import json
 import math
 import os
+import re
 import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
@@ -22,11 +23,13 @@ from pathlib import Path
 from coach.loudness import Loudness, Mastering
 from coach.mixdown import MixSettings
 from coach.scheduler import Cue
+from coach.speech.cache import TEMPORARY, files, size
 from coach.speech.clip import Clip
 from coach.tones import Tone
 
-VERSION = 2
+VERSION = 3
 FOLDER = "mastering"
+ENTRY = re.compile(r"[0-9a-f]{64}\.json")  # KEY.json, the only name an entry has
 
 
 def key(
@@ -112,3 +115,22 @@ class MasteringCache:
                 Path(tmp).unlink(missing_ok=True)
             if not isinstance(exc, OSError):
                 raise
+
+
+def stats(cache_folder: Path) -> tuple[int, int]:
+    """(remembered masterings in a cache folder, bytes on disk, leftover temporaries included)."""
+    entries = files(cache_folder / FOLDER, ENTRY)
+    return len(entries), size(entries + files(cache_folder / FOLDER, TEMPORARY))
+
+
+def clear(cache_folder: Path) -> int:
+    """Forget every remembered mastering in a cache folder, leftover temporaries too; returns how
+    many. Files the cache did not name are left where they are."""
+    entries = files(cache_folder / FOLDER, ENTRY)
+    for path in entries + files(cache_folder / FOLDER, TEMPORARY):
+        path.unlink(missing_ok=True)
+    try:
+        (cache_folder / FOLDER).rmdir()
+    except OSError:  # absent, or holding something else
+        pass
+    return len(entries)

@@ -68,6 +68,7 @@ class Mixdown:
             self._audio[speech] = np.clip(np.round(samples), -32768, 32767).astype(np.int16)
         self._starts = [self.frame(c.start_ms) for c in cues]
         self._spans = [(s, s + len(self._audio[c.speech])) for s, c in zip(self._starts, cues)]
+        self._longest_clip = max((e - s for s, e in self._spans), default=0)
         self.tones = tuple(tones)
         self._tone_audio = {name: synthesize(name, rate) for name in {t.sound for t in self.tones}}
         self._tone_starts = [self.frame(t.start_ms) for t in self.tones]
@@ -127,8 +128,26 @@ class Mixdown:
             i += 1
         return out if self._clip_limiter is not None else out * self._voice_gain
 
+    def silent(self, start: int, count: int) -> bool:
+        """Whether frames `start` to `start + count` are digital silence (no clip, tone or music)."""
+        if self._music_gain:
+            return False
+        end = start + count
+        layers = [(self._starts, self._spans, self._longest_clip)] if self._voice_gain else []
+        if self._tone_gain:
+            tone_spans = [(t, t + len(self._tone_audio[tone.sound])) for t, tone in zip(self._tone_starts, self.tones)]
+            layers.append((self._tone_starts, tone_spans, self._longest_tone))
+        for starts, spans, longest in layers:
+            i = bisect.bisect_left(starts, start - longest)
+            while i < len(starts) and starts[i] < end:
+                if spans[i][1] > start:
+                    return False
+                i += 1
+        return True
+
     def voice_parts(self, apart: int) -> Iterator[tuple[int, Hashable, np.ndarray]]:
-        """The voice layer (speech and tones, mono, as `render` mixes them) in parts at least
+        """The voice layer (speech and tones, mono, as `render` mixes them, limited together when
+        there is no music) in parts at least
         `apart` frames from each other, silence between: (first frame, what it is, samples). A
         part that is one clip or one tone is named by it (the same name, the same samples);
         overlapping ones come as one part named None. For measuring without the silences."""
@@ -143,7 +162,10 @@ class Mixdown:
                 end = max(end, events[j][1])
                 j += 1
             lo, hi = max(0, start), min(self.frames, end)
-            if hi > lo:
+            if hi > lo and self._limiter is not None and not self._music_gain:
+                # Tones without music: the limiter that guards their sum with the voice acts here too.
+                yield lo, (name if j == i + 1 and (lo, hi) == (start, end) else None), self._mastered(lo, hi - lo)[:, 0]
+            elif hi > lo:
                 part = self._voice(lo, hi - lo)
                 if self._tone_gain:
                     self._tones(lo, hi - lo, part)

@@ -26,7 +26,7 @@ from coach import loudness as meter
 from coach.errors import CoachError, OutputError
 from coach.mastering_cache import MasteringCache, Remembered
 from coach.mastering_cache import key as mastering_key
-from coach.mixdown import Mixdown
+from coach.mixdown import FULL_SCALE, Mixdown
 from coach.session import Session
 from coach.tools import ffmpeg_path
 
@@ -53,6 +53,7 @@ class RenderOptions:
     duck: float = meter.DUCK_DB  # how far the music dips under speech
     beeps: bool = False  # countdown pips and a go tone
     marks: bool = False  # a soft tone where each work and rest starts
+    jobs: int | None = None  # MP3 encoders at once (None: one per core, at most 4)
 
 
 @dataclass(frozen=True)
@@ -182,7 +183,8 @@ def _mastering_key(session: Session, mix: Mixdown, options: RenderOptions, track
     loudness = {"rate": options.rate, "channels": mix.channels, "format": options.format,
                 "bitrate": options.bitrate or BITRATES[mix.channels], "loudness": options.loudness,
                 "true_peak": options.true_peak, "music_level": options.music_level, "duck": options.duck,
-                "duration_ms": session.timeline.duration_ms}
+                "duration_ms": session.timeline.duration_ms,
+                "encoders": encode.encoders(options.jobs)}  # parts encoded apart: not quite the same samples
     return mastering_key(session.cues, session.used_clips(), mix.tones, tracks, loudness, ffmpeg_path())
 
 
@@ -214,7 +216,7 @@ def _codec_shift(mastered: Mixdown, options: RenderOptions, step: _Steps) -> flo
     frames = min(mastered.frames, EXCERPT_MS * mastered.rate // 1000)
     if options.format == "wav" or frames < mastered.rate * 3:
         return 0.0
-    sent = meter.StreamMeter(mastered.rate, mastered.channels, "s16le", true_peak=False)
+    sent = meter.Meter(mastered.rate, mastered.channels, true_peak=False, full_scale=FULL_SCALE)
 
     def chunks() -> Iterator[np.ndarray]:
         for pos in range(0, frames, mastered.rate):
@@ -229,7 +231,7 @@ def _codec_shift(mastered: Mixdown, options: RenderOptions, step: _Steps) -> flo
             encode.write(chunks(), excerpt, encode.EncodeOptions(options.format, options.rate, mastered.channels, bitrate),
                          progress=step)
             before = sent.result()
-            after = meter.measure_file(excerpt)
+            after = meter.measure_decoded(excerpt, mastered.rate, mastered.channels, true_peak=False)
     finally:
         sent.close()
     shift = after.integrated - before.integrated
@@ -242,10 +244,16 @@ def _encode(
 ) -> tuple[meter.Loudness, float]:
     """Encode, tag, and measure the file as decoded (before it replaces `out`). Returns that and
     the loudness of what was sent to the encoder: `sent` when already known for these settings,
-    else metered on the way (an ffmpeg meter beside the encoder). With `retry`, a true peak over
-    the ceiling or an encoder shift in loudness other than `shift` raises _Retry."""
+    else measured. Speech and tones, in-process without a pass (`voice_loudness`, which also
+    limits the clips before the encoder needs them); with music, stereo with no silence to skip,
+    by an ffmpeg meter beside the encoder. With `retry`, a true peak over the ceiling or an
+    encoder shift in loudness other than `shift` raises _Retry."""
     measured: list[meter.Loudness] = []
-    stream = meter.StreamMeter(mastered.rate, mastered.channels, "s16le", true_peak=False) if math.isnan(sent) else None
+    stream: meter.StreamMeter | None = None
+    if math.isnan(sent) and mastered.music is not None:
+        stream = meter.StreamMeter(mastered.rate, mastered.channels, "s16le", true_peak=False)
+    elif math.isnan(sent):
+        sent = meter.voice_loudness(mastered).integrated
 
     def chunks() -> Iterator[np.ndarray]:
         for chunk in mastered.chunks():
@@ -262,7 +270,7 @@ def _encode(
             # Same mastering key, same settings: the same samples this measurement was made of.
             measured.append(trusted)
             return
-        got = meter.measure_file(tmp)
+        got = meter.measure_decoded(tmp, mastered.rate, mastered.channels)
         measured.append(got)
         excess = got.true_peak - options.true_peak
         error = got.integrated - sent - shift  # what the encoder did to the loudness, unforeseen
@@ -273,10 +281,10 @@ def _encode(
     bitrate = options.bitrate or BITRATES[mastered.channels]
     try:
         encode.write(
-            chunks(), out,
+            chunks() if stream is not None else mastered, out,  # a Mixdown: encoded in parts at once
             encode.EncodeOptions(options.format, options.rate, mastered.channels, bitrate, info.text_tags,
                                  tags.ffmetadata(info)),
-            finish=finish, progress=step,
+            finish=finish, progress=step, jobs=options.jobs,
         )
     finally:
         if stream is not None:

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import os
 import random
+import re
 import signal
 import subprocess
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +25,7 @@ from conftest import decode
 from procs import ROUTINE, command, env, leftovers
 
 TRIALS = int(os.environ.get("COACH_KILL_TRIALS", "5"))  # per signal
+STARTUP_TRIALS = int(os.environ.get("COACH_STARTUP_TRIALS", "40"))
 PREVIOUS = b"ID3 the previous session, which must survive " * 500
 SEED = int(os.environ.get("COACH_TEST_SEED") or random.SystemRandom().randrange(10**6))
 
@@ -100,11 +103,23 @@ def decode_bytes(data: bytes, path: Path) -> np.ndarray:
         path.unlink()
 
 
-def startup_interrupted(stderr: str) -> bool:
-    """Ctrl-C while the interpreter starts or imports coach.cli (the first ~0.2 s) gets Python's own
-    report: coach.cli.main cannot catch what happens before it exists. (An entry point that
-    catches KeyboardInterrupt around `from coach.cli import main` would.)"""
-    return "Fatal Python error: init_import_site" in stderr or "from coach.cli import main" in stderr
+def before_coach(returncode: int, stderr: str) -> bool:
+    """Ctrl-C before coach.entry.main runs (the first few tens of ms) gets Python's own report,
+    from one of its start-up stages. (That both ways in start at coach.entry is tested in test_cli.)"""
+    if re.match(r"Fatal Python error: init_\w+: ", stderr):
+        return True  # initialising the interpreter: its standard streams, `site`
+    if re.match(r"Error processing line \d+ of .+\.pth:", stderr):
+        return True  # `site` ran a .pth file, reported the interrupt as its error and went on
+    if returncode == -signal.SIGINT and not stderr:
+        return True  # no SIGINT handler installed yet
+    if returncode == 1 and stderr == "KeyboardInterrupt\n":
+        return True  # compiling the `coach` script: no Python frame yet
+    if re.match(r"Could not \w+ runpy", stderr):
+        return True  # `python -m` loading its runpy module
+    return (  # the launcher (runpy, or the script's own lines), before it calls coach.entry.main
+        returncode == -signal.SIGINT and stderr.startswith("Traceback") and stderr.endswith("KeyboardInterrupt\n")
+        and not re.search(r'coach/entry\.py", line \d+, in main', stderr)
+    )
 
 
 def trial(reference: Reference, tmp_path: Path, n: int, sig: signal.Signals, rng: random.Random) -> None:
@@ -136,14 +151,11 @@ def trial(reference: Reference, tmp_path: Path, n: int, sig: signal.Signals, rng
     if sig == signal.SIGKILL:
         assert proc.returncode in (0, -signal.SIGKILL), (note, proc.returncode, err)
         return
-    if startup_interrupted(err):
-        return  # before coach.cli could catch anything; the output was never touched (checked above)
-    # 130 is coach's own exit after Ctrl-C. Rarely (seen once in about 20 runs, a SIGINT in the first
-    # quarter second, not yet explained) the process ends killed by the signal after printing the
-    # same message: the file checks above and the clean-up checks below hold either way.
-    assert proc.returncode in (0, 130, -signal.SIGINT), (note, proc.returncode, err)
-    if proc.returncode in (130, -signal.SIGINT):
-        assert err.strip() == "coach: interrupted", (note, err)
+    if before_coach(proc.returncode, err):
+        return  # the output was never touched (checked above)
+    assert proc.returncode in (0, 130), (note, proc.returncode, err)
+    if proc.returncode == 130:
+        assert err == "coach: interrupted\n", (note, err)
     assert leftovers(folder) == [], note
     assert list(tmp.iterdir()) == [], (note, list(tmp.iterdir()))
     if cold and cache.exists():
@@ -155,6 +167,38 @@ def test_killed_render_never_leaves_a_partial_file(reference: Reference, tmp_pat
     rng = random.Random(SEED + sig)
     for n in range(TRIALS):
         trial(reference, tmp_path, n, sig, rng)
+
+
+def test_ctrl_c_during_start_up_is_one_line_and_exit_130(reference: Reference, tmp_path: Path) -> None:
+    """Ctrl-C at random moments of a warm render's first 0.3 s: interpreter start, imports (typer,
+    rich, numpy, the dataclasses they build), loading. Both ways in: `python -m coach` and the
+    `coach` script."""
+    rng = random.Random(SEED)
+    script = Path(sys.executable).with_name("coach")
+    launchers = [[sys.executable, "-m", "coach"]] + ([[str(script)]] if script.exists() else [])
+    outcomes: list[object] = []
+    for n in range(STARTUP_TRIALS):
+        delay = rng.uniform(0, 0.3)
+        proc = subprocess.Popen(
+            [*launchers[n % len(launchers)], "render", str(reference.routine), "-o", str(tmp_path / f"{n}.mp3"),
+             "--engine", "fake", "-q"],
+            env=env(COACH_CACHE_DIR=str(reference.warm_cache), TMPDIR=str(tmp_path)),
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+        )
+        time.sleep(delay)
+        if proc.poll() is None:
+            (os.killpg if n % 3 != 2 else os.kill)(proc.pid, signal.SIGINT)
+        proc.wait(timeout=60)
+        ended = group_ends(proc.pid)
+        _, err = proc.communicate(timeout=30)
+        note = f"trial {n}: SIGINT after {delay:.3f}s to {launchers[n % len(launchers)][-1]}, seed {SEED}"
+        assert ended, f"{note}: processes left running after coach ended"
+        if before_coach(proc.returncode, err):
+            outcomes.append("before coach")
+            continue
+        assert (proc.returncode, err) in ((130, "coach: interrupted\n"), (0, "")), (note, proc.returncode, err)
+        outcomes.append(proc.returncode)
+    assert outcomes.count(130) >= STARTUP_TRIALS // 3, outcomes  # most Ctrl-Cs reached coach
 
 
 def test_render_after_a_killed_one_succeeds(reference: Reference, tmp_path: Path) -> None:

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import os
+import runpy
 import subprocess
 import sys
+from importlib.metadata import entry_points
 from pathlib import Path
 
 import pytest
@@ -103,7 +105,116 @@ def test_voices_and_cache(tmp_path: Path) -> None:
     assert "removed 0 clips" in coach("cache", "--clear", "--cache-dir", str(tmp_path)).stdout
 
 
+def test_cache_counts_and_clears_clips_and_mastering_results_only(write_routine, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    cache = tmp_path / "cache"
+    made = coach("render", str(write_routine(GOOD)), "-o", str(tmp_path / "s.mp3"), "--engine", "fake", "--cache-dir", str(cache))
+    assert made.returncode == 0, made.stderr
+    clips = [p for p in cache.glob("??/*.wav") if len(p.stem) == 64]
+    results = list(cache.glob("mastering/*.json"))
+    assert clips and len(results) == 1
+    leftovers = {"ab/.k3x_9q2m.part": b"half a clip", "mastering/.q0w_e9rt.part": b"{"}  # a SIGKILLed write's
+    mine = {"notes.txt": b"mine", "music/song.wav": b"RIFF", "mastering/notes.json": b"{}", "ab/readme.txt": b"mine"}
+    for name, data in {**leftovers, **mine}.items():
+        (cache / name).parent.mkdir(exist_ok=True)
+        (cache / name).write_bytes(data)
+    size = sum(p.stat().st_size for p in clips + results) + sum(len(data) for data in leftovers.values())
+
+    shown = coach("cache", "--cache-dir", str(cache))
+    assert shown.stdout == f"{cache}: {len(clips)} clips, 1 mastering results, {size / 1_000_000:.1f} MB\n", shown.stderr
+    cleared = coach("cache", "--clear", "--cache-dir", str(cache))
+    assert cleared.stdout == f"removed {len(clips)} clips and 1 mastering results from {cache}\n", cleared.stderr
+    assert {str(p.relative_to(cache)) for p in cache.rglob("*") if p.is_file()} == set(mine)
+    assert coach("cache", "--cache-dir", str(cache)).stdout == f"{cache}: 0 clips, 0 mastering results, 0.0 MB\n"
+
+
+def test_cache_default_folder_is_coach_cache_dir(tmp_path: Path) -> None:
+    env = dict(os.environ, COACH_CACHE_DIR=str(tmp_path))
+    result = subprocess.run([sys.executable, "-m", "coach", "cache"], capture_output=True, text=True, env=env, timeout=60)
+    assert result.stdout == f"{tmp_path}: 0 clips, 0 mastering results, 0.0 MB\n"
+
+
 def test_say_to_file(tmp_path: Path) -> None:
     out = tmp_path / "say.wav"
     result = coach("say", "Tail tucked, hinge as one unit", "-o", str(out), "--engine", "fake")
     assert result.returncode == 0 and out.stat().st_size > 1000
+
+
+def test_both_ways_in_start_at_the_entry_point() -> None:
+    """coach.entry catches Ctrl-C from its first line on, start-up included."""
+    import coach.entry
+
+    assert entry_points(group="console_scripts")["coach"].value == "coach.entry:main"
+    namespace = runpy.run_module("coach.__main__", run_name="not_main")  # imports, does not run
+    assert namespace["main"] is coach.entry.main
+
+
+# Ctrl-C, made deterministic: each case is a module run as `python -m CASE` (the way `python -m
+# coach` runs), with coach.cli's main replaced by code that gets the KeyboardInterrupt where a
+# real Ctrl-C can land, then handed to coach's entry point.
+CTRL_C = {
+    "while coach.cli imports": """
+class Interrupt:  # Ctrl-C in the ~0.2 s that typer, rich and the rest take to import
+    def find_spec(self, name, path=None, target=None):
+        if name == "coach.cli":
+            raise KeyboardInterrupt
+sys.meta_path.insert(0, Interrupt())
+""",
+    "in a method that dataclasses built with exec()": """
+import coach.cli
+def main():  # CPython then marks the interrupt unhandled; `python -m` used to die by SIGINT
+    exec("raise KeyboardInterrupt")
+coach.cli.main = main
+""",
+    "in a weakref callback, where Python drops it": """
+import time, weakref, coach.cli
+class Thing: pass
+def interrupt(ref): raise KeyboardInterrupt
+def main():  # importlib's module locks have such callbacks: a Ctrl-C there was lost
+    thing = Thing()
+    ref = weakref.ref(thing, interrupt)
+    del thing
+    time.sleep(10)  # the interrupt must end this sleep
+coach.cli.main = main
+""",
+}
+
+
+def run_case(tmp_path: Path, code: str) -> subprocess.CompletedProcess[str]:
+    (tmp_path / "ctrl_c_case.py").write_text(f"import sys\n{code}\nfrom coach.entry import main\nmain()\n", encoding="utf-8")
+    return subprocess.run([sys.executable, "-m", "ctrl_c_case"], capture_output=True, text=True, cwd=tmp_path, timeout=20)
+
+
+@pytest.mark.parametrize("code", CTRL_C.values(), ids=CTRL_C.keys())
+def test_ctrl_c_is_one_line_and_exit_130(tmp_path: Path, code: str) -> None:
+    result = run_case(tmp_path, code)
+    assert (result.returncode, result.stderr) == (130, "coach: interrupted\n")
+
+
+def test_a_second_ctrl_c_while_exiting_is_ignored(tmp_path: Path) -> None:
+    code = """
+import atexit, os, signal, time
+def exit_work():  # a second Ctrl-C here, after the message, must not cut the exit short
+    os.kill(os.getpid(), signal.SIGINT)
+    time.sleep(0.2)
+    sys.stderr.write("exit work done\\n")
+atexit.register(exit_work)
+import coach.cli
+def main(): raise KeyboardInterrupt
+coach.cli.main = main
+"""
+    result = run_case(tmp_path, code)
+    assert (result.returncode, result.stderr) == (130, "coach: interrupted\nexit work done\n")
+
+
+def test_a_caught_interrupt_does_not_change_the_exit_status(tmp_path: Path) -> None:
+    code = """
+import coach.cli
+def main():
+    try:
+        exec("raise KeyboardInterrupt")
+    except KeyboardInterrupt:
+        pass
+coach.cli.main = main
+"""
+    result = run_case(tmp_path, code)
+    assert (result.returncode, result.stderr) == (0, "")

@@ -75,6 +75,31 @@ def test_mp3_decodes_to_the_timeline(write_routine, tmp_path: Path, fake_options
     assert str(tags["TIT2"]) == "Short" and str(tags["TPE1"]) == "coach"
 
 
+@pytest.mark.ffmpeg
+@pytest.mark.slow
+def test_builtin_session_encoded_in_parts_decodes_to_the_timeline(tmp_path: Path, fake_options: SpeechOptions,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    from coach import mp3splice
+
+    joins: list[list[int]] = []
+    real_join = mp3splice.join
+    monkeypatch.setattr(mp3splice, "join", lambda first, rest, points, total: (joins.append(list(points)),
+                                                                                real_join(first, rest, points, total)))
+    session = prepare(loader.load(), fake_options)
+    cues = session.to_json()["cues"]
+    out = tmp_path / "parts.mp3"
+    render(session, out, RenderOptions(jobs=3))
+    assert len(joins) == 1 and len(joins[0]) == 2
+    samples = decode(out)
+    assert len(samples) == 960_000 * 44100 // 1000
+    errors = onsets(samples, cues)
+    assert max(abs(e) for e in errors) <= 5, errors
+    # The joins fall between cues, with the silence around them that the join needs.
+    for point in joins[0]:
+        lo, hi = point - mp3splice.SILENCE_BEFORE, point + mp3splice.SILENCE_AFTER
+        assert not any(c["start_ms"] * 441 // 10 < hi and c["end_ms"] * 441 // 10 > lo for c in cues)
+
+
 @pytest.mark.tts
 @pytest.mark.ffmpeg
 def test_real_engine_and_encoder_end_to_end(write_routine, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

@@ -10,9 +10,11 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import struct
 import tempfile
 import warnings
+from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +24,11 @@ from coach.speech.clip import Clip
 
 FORMAT_VERSION = 1
 ENV_VAR = "COACH_CACHE_DIR"
+# The names the cache gives its files: only these are counted or cleared, never anything else a
+# user keeps in the folder. Clips are KEY.wav in a folder named by the key's first two digits.
+SHARD = re.compile(r"[0-9a-f]{2}")
+CLIP = re.compile(r"[0-9a-f]{64}\.wav")
+TEMPORARY = re.compile(r"\.\w+\.part")  # what mkstemp(prefix=".", suffix=".part") writes
 
 
 def default_dir() -> Path:
@@ -91,27 +98,49 @@ class ClipCache:
                 warnings.warn(f"speech cache {self.folder} is not writable ({exc.strerror}); continuing without caching", stacklevel=2)
 
     def stats(self) -> tuple[int, int]:
-        """(number of clips, bytes)."""
-        if self.folder is None or not self.folder.is_dir():
-            return 0, 0
-        files = [p for p in self.folder.glob("*/*.wav")]
-        return len(files), sum(p.stat().st_size for p in files)
+        """(number of clips, bytes on disk, temporaries a stopped write left included)."""
+        clips = self._files(CLIP)
+        return len(clips), size(clips + self._files(TEMPORARY))
 
     def clear(self) -> int:
-        """Delete every cached clip; returns how many."""
+        """Delete every clip and leftover temporary, and the emptied shard folders; returns how
+        many clips."""
+        clips = self._files(CLIP)
+        for path in clips + self._files(TEMPORARY):
+            path.unlink(missing_ok=True)
+        for shard in self._shards():
+            try:
+                shard.rmdir()
+            except OSError:  # not empty: something the cache did not make is in it
+                pass
+        return len(clips)
+
+    def _shards(self) -> list[Path]:
         if self.folder is None or not self.folder.is_dir():
-            return 0
-        count = 0
-        for p in list(self.folder.glob("*/*.wav")) + list(self.folder.glob("*/.*.part")):
-            p.unlink(missing_ok=True)
-            count += 1
-        for d in self.folder.iterdir():
-            if d.is_dir() and len(d.name) == 2:
-                try:
-                    d.rmdir()
-                except OSError:
-                    pass
-        return count
+            return []
+        return [d for d in self.folder.iterdir() if SHARD.fullmatch(d.name) and d.is_dir()]
+
+    def _files(self, names: re.Pattern[str]) -> list[Path]:
+        return [p for shard in self._shards() for p in files(shard, names)]
+
+
+def files(folder: Path, names: re.Pattern[str]) -> list[Path]:
+    """The files in `folder` whose whole name matches `names` (none if there is no such folder)."""
+    try:
+        return sorted(p for p in folder.iterdir() if names.fullmatch(p.name) and p.is_file())
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+
+
+def size(paths: Iterable[Path]) -> int:
+    """Bytes on disk, skipping files removed meanwhile (by another render, say)."""
+    total = 0
+    for path in paths:
+        try:
+            total += path.stat().st_size
+        except FileNotFoundError:
+            pass
+    return total
 
 
 def encode(clip: Clip) -> bytes:

@@ -42,6 +42,34 @@ def test_round_trip_and_stats(tmp_path: Path) -> None:
     assert cache.clear() == 1 and cache.get("ab" * 32) is None
 
 
+def test_stats_and_clear_count_only_what_the_cache_made(tmp_path: Path) -> None:
+    cache = ClipCache(tmp_path)
+    for key in ("ab" * 32, "ab" + "cd" * 31, "ef" * 32):
+        cache.put(key, clip())
+    leftover = tmp_path / "ab" / ".k3x_9q2m.part"  # what a write stopped by SIGKILL leaves
+    leftover.write_bytes(b"half a clip")
+    mine = {  # a user's own files in the same folder, some with the cache's extensions
+        "notes.txt": b"mine", "music/song.wav": b"RIFF", "music/.x.part": b"mine", "ab/readme.txt": b"mine",
+        "zz/" + "ab" * 32 + ".wav": b"RIFF",
+    }
+    for name, data in mine.items():
+        (tmp_path / name).parent.mkdir(exist_ok=True)
+        (tmp_path / name).write_bytes(data)
+    clips = [cache.path(k) for k in ("ab" * 32, "ab" + "cd" * 31, "ef" * 32)]
+
+    assert cache.stats() == (3, sum(p.stat().st_size for p in clips) + len(b"half a clip"))
+    assert cache.clear() == 3
+    left = {str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*") if p.is_file()}
+    assert left == set(mine)
+    assert not (tmp_path / "ef").exists() and (tmp_path / "ab").is_dir()  # emptied shards go
+    assert cache.stats() == (0, 0) and cache.clear() == 0
+
+
+def test_stats_of_a_missing_folder(tmp_path: Path) -> None:
+    assert ClipCache(tmp_path / "none").stats() == (0, 0)
+    assert ClipCache(tmp_path / "none").clear() == 0
+
+
 def test_cache_files_are_plain_wav(tmp_path: Path) -> None:
     import wave
 

@@ -1,0 +1,55 @@
+"""Where `coach` and `python -m coach` start: Ctrl-C at any moment ends in one line and exit 130.
+
+Kept tiny, importing nothing that is not loaded already, so that it is running within a
+millisecond of the interpreter's own start-up and before typer, rich and the rest load: a Ctrl-C
+during that start-up is caught too.
+"""
+
+from __future__ import annotations
+
+import _thread
+import sys
+
+
+def main() -> None:
+    sys.unraisablehook = _unraisable
+    try:
+        from coach.cli import main as run  # most of start-up is this import
+
+        run()
+    except KeyboardInterrupt:
+        _exiting()
+        sys.stderr.write("coach: interrupted\n")
+        sys.exit(130)
+    finally:
+        _exiting()
+
+
+def _unraisable(unraisable: sys.UnraisableHookArgs) -> None:
+    """A Ctrl-C that lands in a weakref callback or a finalizer (importlib runs some on every
+    import) cannot propagate from there: Python would print it and carry on as if it never came.
+    Send it again, from a new thread: that cannot run before this one lets go of the interpreter
+    lock (when it blocks, or after a 5 ms switch interval), long after this hook has returned."""
+    if not issubclass(unraisable.exc_type, KeyboardInterrupt):
+        sys.__unraisablehook__(unraisable)
+        return
+    import signal
+
+    if hasattr(signal, "pthread_kill"):  # a real signal also wakes a main thread that waits
+        _thread.start_new_thread(signal.pthread_kill, (_thread.get_ident(), signal.SIGINT))
+    else:
+        _thread.start_new_thread(_thread.interrupt_main, ())
+
+
+def _exiting() -> None:
+    """From here on the process only exits: a late Ctrl-C must not turn that into a traceback
+    (in clean-up code, or at interpreter shutdown) or a death by SIGINT."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # CPython 3.11 marks any KeyboardInterrupt that leaves code run by exec() of a string (as
+    # dataclasses and namedtuple build methods) as unhandled, even when it is caught later; a
+    # `python -m` run then ends by killing itself with SIGINT instead of with its exit status.
+    # Running any string clears that mark (where the mark is set only for a truly unhandled
+    # interrupt, as in newer CPython, this does nothing).
+    exec("pass")

@@ -17,12 +17,20 @@ def main() -> None:
         from coach.cli import main as run  # most of start-up is this import
 
         run()
-    except KeyboardInterrupt:
+    except BaseException as exc:
+        if not _ctrl_c(exc):
+            raise
         _exiting()
         sys.stderr.write("coach: interrupted\n")
         sys.exit(130)
     finally:
         _exiting()
+
+
+def _ctrl_c(exc: BaseException) -> bool:
+    """A KeyboardInterrupt, or an error raised from one: Python 3.11 reports a Ctrl-C in a class's
+    __set_name__ (each enum member has one) as a RuntimeError."""
+    return isinstance(exc, KeyboardInterrupt) or isinstance(exc.__cause__, KeyboardInterrupt)
 
 
 def _unraisable(unraisable: sys.UnraisableHookArgs) -> None:

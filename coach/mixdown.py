@@ -113,6 +113,11 @@ class Mixdown:
             self._limited[speech] = out
         return out
 
+    def prepare_clips(self) -> None:
+        """Limit every clip now: a live player's audio thread must not wait for it."""
+        for speech in self._audio:
+            self._clip(speech)
+
     def _voice(self, start: int, count: int) -> np.ndarray:
         out = np.zeros(count, dtype=np.float64)
         if not self._voice_gain:

@@ -227,7 +227,7 @@ def run(session: Session, sink: Sink, start_ms: int = 0, keys: IO[str] | None = 
     """Plays the session through `sink` with the live display until it ends, q, or Ctrl-C."""
     from rich.live import Live
 
-    mixdown = session.mixdown(sink.rate)
+    mixdown = session.mastered_mixdown(sink.rate)  # as loud as the rendered file
     if mixdown.channels != sink.channels:
         raise DeviceError(f"the session has {mixdown.channels} channels, the device plays {sink.channels}")
     player = Player(session, mixdown, start_ms)

@@ -60,6 +60,15 @@ class Session:
     def mixdown(self, rate: int) -> Mixdown:
         return Mixdown(self.cues, self.used_clips(), self.timeline.duration_ms, rate)
 
+    def mastered_mixdown(self, rate: int) -> Mixdown:
+        """The mixdown at the loudness a rendered file has (-16 LUFS, true peaks under -1 dBTP),
+        every clip limited in advance: what `coach play` plays."""
+        from coach import loudness
+
+        mix, _ = loudness.master(self.mixdown(rate), margin_db=loudness.CODEC_MARGIN_DB["wav"])
+        mix.prepare_clips()
+        return mix
+
     def to_json(self) -> dict[str, object]:
         """The `coach script --json` contract."""
         return {

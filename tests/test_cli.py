@@ -159,6 +159,15 @@ class Interrupt:  # Ctrl-C in the ~0.2 s that typer, rich and the rest take to i
             raise KeyboardInterrupt
 sys.meta_path.insert(0, Interrupt())
 """,
+    "in a class's __set_name__, which Python 3.11 wraps in RuntimeError": """
+import coach.cli
+class Member:
+    def __set_name__(self, owner, name): raise KeyboardInterrupt
+def main():  # enum members are set up this way, in many of the modules coach imports
+    class Colour:
+        red = Member()
+coach.cli.main = main
+""",
     "in a method that dataclasses built with exec()": """
 import coach.cli
 def main():  # CPython then marks the interrupt unhandled; `python -m` used to die by SIGINT

@@ -125,3 +125,19 @@ def test_render_is_atomic_when_encoding_fails(write_routine, tmp_path: Path, fak
         render(session, out, RenderOptions())
     assert out.read_bytes() == b"previous session"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["keep.mp3", "routine.yaml"]
+
+
+def test_live_mixdown_is_as_loud_as_a_rendered_file(fake_options: SpeechOptions) -> None:
+    from coach import loudness
+
+    session = prepare(loader.load(), fake_options)
+    mastered = session.mastered_mixdown(44100)
+    meter = loudness.Meter(44100, 1, full_scale=32768.0)
+    for chunk in mastered.chunks():
+        meter.feed(chunk)
+    level = meter.result()
+    assert level.integrated == pytest.approx(loudness.TARGET_LUFS, abs=0.1)
+    assert level.true_peak <= loudness.CEILING_DBTP
+    # The cues stay where they were: only the level changed.
+    errors = onsets(mastered.render(0, mastered.frames), session.to_json()["cues"])
+    assert max(abs(e) for e in errors) <= 1, errors

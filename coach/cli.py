@@ -58,7 +58,7 @@ RateOpt = typer.Option(None, "--rate", help="Speaking rate in words per minute."
 VolumeOpt = typer.Option(None, "--volume", help="Voice volume, 0 to 1.", min=0.0, max=1.0)
 PhrasesOpt = typer.Option(None, "--phrases", help="A phrasebook YAML file with your own wording.")
 LanguageOpt = typer.Option(None, "--language", help="Built-in wording language (en, es).")
-CacheOpt = typer.Option(None, "--cache-dir", envvar="COACH_CACHE_DIR", help="Speech clip cache folder.")
+CacheOpt = typer.Option(None, "--cache-dir", envvar="COACH_CACHE_DIR", help="Cache folder: speech clips and remembered mastering.")
 NoCacheOpt = typer.Option(False, "--no-cache", help="Do not read or write the speech clip cache.")
 
 

@@ -214,8 +214,9 @@ def _encode_parts(encoder: str, audio: Source, boundaries: list[int], tmp: Path,
     try:
         for i, target in enumerate(targets):
             procs.append(_start(_command(encoder, options, target, scratch, bare=i > 0)))
-            threads.append(threading.Thread(target=feed, args=(procs[-1], edges[i], edges[i + 1]), daemon=True))
-            threads[-1].start()
+            thread = threading.Thread(target=feed, args=(procs[-1], edges[i], edges[i + 1]), daemon=True)
+            thread.start()
+            threads.append(thread)  # only once started: the clean-up below joins every one listed
         for thread in threads:
             while thread.is_alive():
                 thread.join(0.1)  # in short waits, so that Ctrl-C reaches this thread

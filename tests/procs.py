@@ -28,7 +28,7 @@ blocks:
       - name: Lunge
 """
 
-_RUN_MAIN = "\nimport sys\nsys.argv = ['coach'] + sys.argv[1:]\nfrom coach.cli import main\nmain()\n"
+_RUN_MAIN = "\nimport sys\nsys.argv = ['coach'] + sys.argv[1:]\nfrom coach.entry import main\nmain()\n"
 
 
 def env(**changes: str) -> dict[str, str]:

@@ -84,14 +84,23 @@ def _synthesize(texts: list[str], engine: Engine, voice: Voice, jobs: int) -> It
 
 @contextlib.contextmanager
 def _ctrl_c_blocked() -> Iterator[None]:
-    if not hasattr(signal, "pthread_sigmask"):  # Windows: the workers ignore it once started
-        yield
-        return
-    previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    """Hold a Ctrl-C back while the workers start, and raise it after: the workers inherit the
+    blocked signal (a worker interrupted while reading its start-up data would print a traceback),
+    and the handler is swapped too, because a blocked main thread does not stop another thread
+    (numpy's, say) from taking the signal for Python."""
+    main = threading.current_thread() is threading.main_thread()
+    held: list[int] = []
+    handler = signal.signal(signal.SIGINT, lambda signum, frame: held.append(signum)) if main else None
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT}) if hasattr(signal, "pthread_sigmask") else None
     try:
         yield
     finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, previous)  # a Ctrl-C that came meanwhile is raised now
+        if previous is not None:
+            signal.pthread_sigmask(signal.SIG_SETMASK, previous)  # a Ctrl-C pending on this thread comes now
+        if main:
+            signal.signal(signal.SIGINT, handler)
+        if held:
+            raise KeyboardInterrupt
 
 
 _worker_engine: Engine | None = None

@@ -111,7 +111,7 @@ def encoders(jobs: int | None) -> int:
 
 def _split(audio: Source | Iterable[np.ndarray], options: EncodeOptions, jobs: int | None) -> list[int]:
     """Where to cut a Source for encoding in parts: [] for one piece."""
-    if isinstance(audio, Iterable) or options.format != "mp3":
+    if isinstance(audio, Iterable) or options.format != "mp3" or options.rate not in mp3splice.RATES:
         return []
     parts = min(encoders(jobs), audio.frames // (PART_MIN_S * options.rate))
     if parts < 2:

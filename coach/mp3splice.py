@@ -26,7 +26,7 @@ SILENCE_BEFORE = 4 * SAMPLES_PER_FRAME
 SILENCE_AFTER = 2 * SAMPLES_PER_FRAME
 
 _BITRATES = (0, 32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320)
-_RATES = (44100, 48000, 32000)
+RATES = (44100, 48000, 32000)  # MPEG-1's: the only frames joined here
 
 
 class SpliceError(Exception):
@@ -87,7 +87,7 @@ def frame_length(header: int) -> int:
     bitrate, rate = (header >> 12) & 15, (header >> 10) & 3
     if not 0 < bitrate < 15 or rate == 3:
         raise SpliceError(f"unsupported frame header: {header:08x}")
-    return 144 * _BITRATES[bitrate] * 1000 // _RATES[rate] + ((header >> 9) & 1)
+    return 144 * _BITRATES[bitrate] * 1000 // RATES[rate] + ((header >> 9) & 1)
 
 
 def scan(path: Path, start: int = 0) -> Frames:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime
 import math
 import os
+import re
 import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
@@ -84,9 +85,31 @@ def check(options: RenderOptions) -> Inputs:
     unknown = [s for s in options.subtitles if s not in subtitles.FORMATS]
     if unknown:
         raise CoachError(f"unknown subtitle format `{unknown[0]}`", f"formats: {', '.join(subtitles.FORMATS)}")
+    if options.bitrate is not None:
+        check_bitrate(options.bitrate, options.format, options.rate)
     cover = covers.from_file(options.cover) if options.cover is not None else None
     tracks = tuple(music.playlist(options.music)) if options.music is not None else ()
     return Inputs(cover, tracks)
+
+
+# kbit/s that MP3 has: MPEG-1 (32 kHz and up), MPEG-2 and 2.5 (lower sample rates)
+MP3_BITRATES = {True: (32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320),
+                False: (8, 16, 24, 32, 40, 48, 56, 64, 80, 96, 112, 128, 144, 160)}
+
+
+def check_bitrate(bitrate: str, fmt: str, rate: int) -> None:
+    """A bitrate the encoder takes as it is, or one clear error (ffmpeg would round or fail late)."""
+    match = re.fullmatch(r"(\d+)k", bitrate.strip())
+    kbits = int(match.group(1)) if match else None
+    if fmt == "wav":
+        return  # uncompressed: no bitrate to set
+    allowed = MP3_BITRATES[rate >= 32000]
+    if fmt == "mp3":
+        if kbits not in allowed:
+            raise CoachError(f"bitrate `{bitrate}` is not one MP3 has at {rate} Hz",
+                             f"use one of {', '.join(f'{k}k' for k in allowed)}")
+    elif kbits is None or not 16 <= kbits <= 512:
+        raise CoachError(f"bitrate `{bitrate}` is not a bitrate", "write kilobits per second, from 16k to 512k, e.g. 96k")
 
 
 def check_render(out: Path, options: RenderOptions) -> Inputs:

@@ -86,7 +86,7 @@ def _id3(path: Path, info: TrackInfo) -> None:
     )
 
     lang = LANGUAGES.get(info.language.split("-")[0].lower(), "und")
-    tag = ID3()
+    tag = _chapters_in_order(ID3)()
     for frame, value in ((TIT2, info.title), (TPE1, info.artist), (TALB, info.album), (TDRC, info.year),
                          (TCON, info.genre)):
         if value:
@@ -117,6 +117,36 @@ def _id3(path: Path, info: TrackInfo) -> None:
         tag.add(APIC(encoding=3, mime=info.cover.mime, type=PictureType.COVER_FRONT, desc="Cover",
                      data=info.cover.data))
     tag.save(path, v2_version=3)
+
+
+def _chapters_in_order(id3: type) -> type:
+    """mutagen stores frames of the same rank smallest first, which scatters the CHAP frames;
+    readers that list chapters in stored order (ffmpeg, and what it converts to) would show them
+    shuffled. This ID3 puts them back in time order where they were, in the tag mutagen made."""
+
+    class ChaptersInOrder(id3):  # type: ignore[misc, valid-type]
+        def _write(self, config):  # type: ignore[no-untyped-def]
+            data = bytes(super()._write(config))
+            frames, pos = [], 0
+            while pos + 10 <= len(data) and data[pos] != 0:
+                size = int.from_bytes(data[pos + 4 : pos + 8], "big")
+                if config.v2_version == 4:  # sizes are syncsafe there: 7 bits a byte
+                    size = sum((b & 0x7F) << (7 * (3 - i)) for i, b in enumerate(data[pos + 4 : pos + 8]))
+                frames.append(data[pos : pos + 10 + size])
+                pos += 10 + size
+            slots = [i for i, frame in enumerate(frames) if frame[:4] == b"CHAP"]
+            timed = sorted((frames[i] for i in slots), key=_chapter_start)
+            for i, frame in zip(slots, timed):
+                frames[i] = frame
+            return bytearray(b"".join(frames) + data[pos:])
+
+    return ChaptersInOrder
+
+
+def _chapter_start(frame: bytes) -> int:
+    """A CHAP frame's start time: after the 10-byte header, the element id and its terminating zero."""
+    at = frame.index(b"\0", 10) + 1
+    return int.from_bytes(frame[at : at + 4], "big")
 
 
 def _mp4(path: Path, info: TrackInfo) -> None:

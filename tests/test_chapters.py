@@ -86,6 +86,16 @@ def test_mp3_chapters_tags_cover_and_lyrics_read_back(session: Session, tmp_path
         (c.start_ms, c.end_ms, c.title) for c in expected
     ]
     assert report.chapters == expected
+    # Stored in time order too: readers that list chapters as stored (ffmpeg) show them in order.
+    assert [c.start_time for c in tag.getall("CHAP")] == [c.start_ms for c in expected]
+    import re
+    import subprocess
+
+    from coach.tools import ffmpeg_path
+
+    probe = subprocess.run([ffmpeg_path(), "-hide_banner", "-i", str(out)], capture_output=True, text=True).stderr
+    starts = [float(x) for x in re.findall(r"Chapter #\d+:\d+: start (\d+\.\d+)", probe)]
+    assert starts == [c.start_ms / 1000 for c in expected]
     assert str(tag["TIT2"]) == "Chapters" and str(tag["TPE1"]) == "Sam"
     assert str(tag["TALB"]) and str(tag["TCON"]) == "Fitness" and str(tag["TDRC"]).isdigit()
     assert tag.getall("COMM")[0].text == ["Two blocks, sides and rounds."]

@@ -85,3 +85,21 @@ def test_beeps_are_heard(session: Session, tmp_path: Path) -> None:
     spectrum = np.abs(np.fft.rfft(window * np.hanning(len(window))))
     freqs = np.fft.rfftfreq(len(window), 1 / RATE)
     assert abs(freqs[spectrum.argmax()] - 1320) < 10 or spectrum[np.abs(freqs - 1320).argmin()] > 0.2 * spectrum.max()
+
+
+@pytest.mark.parametrize(("bitrate", "fmt", "rate"), [("abc", "mp3", 44100), ("64", "mp3", 44100), ("9999k", "mp3", 44100),
+                                                      ("8k", "mp3", 44100), ("600k", "m4a", 44100), ("-5k", "ogg", 44100)])
+def test_a_bitrate_the_encoder_would_not_take_as_it_is_is_refused_first(bitrate: str, fmt: str, rate: int) -> None:
+    from coach.errors import CoachError
+    from coach.render import check
+
+    with pytest.raises(CoachError, match="bitrate"):
+        check(RenderOptions(format=fmt, rate=rate, bitrate=bitrate))
+
+
+@pytest.mark.parametrize(("bitrate", "fmt", "rate"), [("64k", "mp3", 44100), ("320k", "mp3", 48000), ("8k", "mp3", 22050),
+                                                      ("96k", "m4a", 44100), ("anything", "wav", 44100)])
+def test_bitrates_the_encoder_takes(bitrate: str, fmt: str, rate: int) -> None:
+    from coach.render import check
+
+    check(RenderOptions(format=fmt, rate=rate, bitrate=bitrate))

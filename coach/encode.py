@@ -3,19 +3,22 @@
 ffmpeg writes the LAME/Xing header with encoder delay and padding only when its output is a
 seekable file, so it writes to a real temporary file beside the target (never a pipe): decoders
 that honour the header give back exactly the samples we sent, cues where the timeline says.
-A long MP3 is encoded in parts at once, one encoder per core, and joined (see mp3splice).
+An MP3 of a Source (a Mixdown) is encoded by LAME in-process (lameenc), a long one in parts at
+once, one thread per core, joined behind the Info frame of one frame ffmpeg encodes with the tags
+(see mp3splice); without lameenc an ffmpeg encodes each part.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import tempfile
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -30,6 +33,7 @@ FORMATS = {
     "wav": ["-c:a", "pcm_s16le"],
 }
 MAX_PARTS = 4  # MP3 encoded in at most this many parts at once
+LAME_QUALITY = 3  # LAME's own default, which ffmpeg keeps: full noise shaping and psychoacoustics
 PART_MIN_S = 60  # and none shorter than this: each encoder costs a process start
 
 
@@ -86,13 +90,13 @@ def write(
         os.close(fd)
         tmp = Path(tmp_name)
         try:
-            boundaries = _split(audio, options, jobs)
-            if boundaries and not isinstance(audio, Iterable):
+            boundaries = None if isinstance(audio, Iterable) else _split(audio, options, jobs)
+            if boundaries is not None and not isinstance(audio, Iterable):
                 try:
                     _encode_parts(encoder, audio, boundaries, tmp, out, options, Path(scratch), progress)
                 except mp3splice.SpliceError:
-                    boundaries = []  # an encoder that writes what the join does not expect: in one piece
-            if not boundaries:
+                    boundaries = None  # an encoder that writes what the join does not expect: in one piece
+            if boundaries is None:
                 chunks = audio if isinstance(audio, Iterable) else _chunks(audio, 0, audio.frames, options.rate)
                 _encode_one(encoder, chunks, tmp, out, options, Path(scratch), progress)
             if finish:
@@ -109,14 +113,16 @@ def encoders(jobs: int | None) -> int:
     return jobs if jobs is not None else min(os.cpu_count() or 1, MAX_PARTS)
 
 
-def _split(audio: Source | Iterable[np.ndarray], options: EncodeOptions, jobs: int | None) -> list[int]:
-    """Where to cut a Source for encoding in parts: [] for one piece."""
-    if isinstance(audio, Iterable) or options.format != "mp3" or options.rate not in mp3splice.RATES:
-        return []
+def _split(audio: Source, options: EncodeOptions, jobs: int | None) -> list[int] | None:
+    """Where to cut a Source to encode it in parts ([]: one part, joined behind ffmpeg's Info
+    frame all the same), or None to leave it to one ffmpeg."""
+    if options.format != "mp3" or options.rate not in mp3splice.RATES:
+        return None
     parts = min(encoders(jobs), audio.frames // (PART_MIN_S * options.rate))
-    if parts < 2:
-        return []
-    return mp3splice.split_points(audio.frames, parts, audio.silent)
+    boundaries = mp3splice.split_points(audio.frames, parts, audio.silent) if parts >= 2 else []
+    if not boundaries and _lame(options) is None:
+        return None  # one part, by ffmpeg: as well in one go
+    return boundaries
 
 
 def _chunks(audio: Source, start: int, end: int, rate: int) -> Iterator[np.ndarray]:
@@ -190,11 +196,14 @@ def _encode_one(encoder: str, chunks: Iterable[np.ndarray], tmp: Path, out: Path
 
 def _encode_parts(encoder: str, audio: Source, boundaries: list[int], tmp: Path, out: Path, options: EncodeOptions,
                   scratch: Path, progress: Callable[[int], None] | None) -> None:
-    """Encode the parts between `boundaries` at once, one encoder and one feeding thread each,
-    then join them into `tmp` (the first part, with the tags and the Info frame)."""
+    """Encode the parts between `boundaries` at once, each by its own encoder in a thread (LAME
+    in-process when lameenc is installed, else an ffmpeg each), while ffmpeg writes one frame of
+    silence with the tags and the Info frame into `tmp`; then join the parts behind that frame."""
     edges = [0, *boundaries, audio.frames]
-    targets = [tmp, *(scratch / f"part{i}.mp3" for i in range(1, len(edges) - 1))]
+    targets = [scratch / f"part{i}.mp3" for i in range(len(edges) - 1)]
+    lame = _lame(options)
     lock = threading.Lock()
+    stop = threading.Event()
 
     def counted(frames: int) -> None:
         with lock:
@@ -211,10 +220,22 @@ def _encode_parts(encoder: str, audio: Source, boundaries: list[int], tmp: Path,
         except BaseException as exc:  # reported by the main thread
             errors.append(exc)
 
+    def encode(start: int, end: int, target: Path) -> None:
+        assert lame is not None
+        try:
+            _lame_part(lame(), _chunks(audio, start, end, options.rate), target, options.channels, counted, stop)
+        except BaseException as exc:
+            errors.append(exc)
+
     try:
+        procs.append(_start(_command(encoder, options, tmp, scratch)))
+        _feed(procs[0], [np.zeros(mp3splice.SAMPLES_PER_FRAME * options.channels, np.int16)], options.channels, None)
         for i, target in enumerate(targets):
-            procs.append(_start(_command(encoder, options, target, scratch, bare=i > 0)))
-            thread = threading.Thread(target=feed, args=(procs[-1], edges[i], edges[i + 1]), daemon=True)
+            if lame is not None:
+                thread = threading.Thread(target=encode, args=(edges[i], edges[i + 1], target), daemon=True)
+            else:
+                procs.append(_start(_command(encoder, options, target, scratch, bare=True)))
+                thread = threading.Thread(target=feed, args=(procs[-1], edges[i], edges[i + 1]), daemon=True)
             thread.start()
             threads.append(thread)  # only once started: the clean-up below joins every one listed
         for thread in threads:
@@ -225,13 +246,51 @@ def _encode_parts(encoder: str, audio: Source, boundaries: list[int], tmp: Path,
         for proc in procs:
             _wait(proc, out)
     finally:
+        stop.set()
         _stop(procs)
         for thread in threads:
             thread.join()
     try:
-        mp3splice.join(tmp, targets[1:], boundaries, audio.frames)
+        mp3splice.join(tmp, targets, [0, *boundaries], audio.frames)
     except OSError as exc:
         raise _written(exc, out) from None
+
+
+def _lame(options: EncodeOptions) -> Callable[[], Any] | None:
+    """A maker of in-process LAME encoders for `options` (lameenc: no process, no pipe, and it
+    lets go of the GIL while it encodes), or None without lameenc or for a bitrate it cannot take."""
+    match = re.fullmatch(r"(\d+)k", options.bitrate)
+    if match is None:
+        return None
+    try:
+        import lameenc
+    except ImportError:
+        return None
+
+    def make() -> Any:
+        lame = lameenc.Encoder()
+        lame.set_bit_rate(int(match.group(1)))
+        lame.set_in_sample_rate(options.rate)
+        lame.set_channels(options.channels)
+        lame.set_quality(LAME_QUALITY)
+        return lame
+
+    return make
+
+
+def _lame_part(lame: Any, chunks: Iterable[np.ndarray], target: Path, channels: int,
+               progress: Callable[[int], None], stop: threading.Event) -> None:
+    """Encode `chunks` into `target`: bare MP3 frames, as the join takes them."""
+    with target.open("wb") as sink:
+        for chunk in chunks:
+            if stop.is_set():
+                return
+            try:
+                sink.write(lame.encode(chunk.astype("<i2").tobytes()))
+            except RuntimeError as exc:  # lameenc's only error
+                raise EncoderError(f"the MP3 encoder failed: {exc}") from None
+            progress(len(chunk) // channels)
+        sink.write(lame.flush())
 
 
 def _finish(finish: Callable[[Path], None], tmp: Path, out: Path) -> None:

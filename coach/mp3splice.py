@@ -6,7 +6,9 @@ is a fresh encoder starting at a frame boundary B (a multiple of 1152 samples) w
 is digital silence: its first frame borrows nothing from the bit reservoir, and its priming
 (the encoder's and the decoder's delay) decodes to the silence that is there anyway. Keeping
 exactly B / 1152 frames of the part before it puts the next part's first sample at B again, to
-the sample. The first part's Info (Xing/LAME) frame is then rewritten for the whole file:
+the sample. The parts are joined behind the Info (Xing/LAME) frame of a short file ffmpeg wrote
+with the same settings (the first part itself, or one frame of silence with the tags), which is
+then rewritten for the whole file:
 frame and byte counts, seek table, end padding, and both CRCs, so players show the right length
 and trim the priming and padding as they do for any LAME file.
 """

@@ -81,24 +81,35 @@ def test_frame_lengths_and_tags_sizes() -> None:
 
 # ---- with the real encoder --------------------------------------------------------------
 
+def _ffmpeg_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    """As on a machine without lameenc: an ffmpeg for each part."""
+    monkeypatch.setattr(encode, "_lame", lambda options: None)
+
+
 @pytest.mark.ffmpeg
-def test_parts_decode_like_one_encoder(tmp_path: Path) -> None:
+@pytest.mark.parametrize("parts_by", ["lameenc", "ffmpeg"])
+def test_parts_decode_like_one_encoder(tmp_path: Path, parts_by: str) -> None:
     source = Bursts(200)
     whole, parts = tmp_path / "whole.mp3", tmp_path / "parts.mp3"
-    _encode(source, whole, jobs=1)
+    with pytest.MonkeyPatch.context() as patch:
+        _ffmpeg_only(patch)
+        _encode(source, whole, jobs=1)  # the reference: one ffmpeg, no join
     joins: list[list[int]] = []
     real_join = mp3splice.join
     with pytest.MonkeyPatch.context() as patch:
+        if parts_by == "ffmpeg":
+            _ffmpeg_only(patch)
         patch.setattr(mp3splice, "join", lambda first, rest, points, total: (joins.append(list(points)),
                                                                                real_join(first, rest, points, total)))
         _encode(source, parts, jobs=3)
-    assert len(joins) == 1 and len(joins[0]) == 2  # three encoders, two joins
+    # Three parts, joined behind the Info frame of the one-frame file ffmpeg wrote.
+    assert len(joins) == 1 and len(joins[0]) == 3 and joins[0][0] == 0
     one, joined = decode(whole), decode(parts)
     # Exactly the samples sent, as with one encoder: the gapless header is right for the whole file.
     assert len(joined) == len(one) == source.frames
     # As faithful as one encoder, and silent where the parts meet.
     assert _snr_db(source.samples, joined) > _snr_db(source.samples, one) - 0.5
-    for point in joins[0]:
+    for point in joins[0][1:]:
         assert np.abs(joined[point - mp3splice.SILENCE_BEFORE : point + mp3splice.SILENCE_AFTER]).max() <= 1
     # Every sound starts where it was sent, to the millisecond.
     loud = np.abs(joined.astype(np.int32)) > 300
@@ -112,6 +123,27 @@ def test_parts_decode_like_one_encoder(tmp_path: Path) -> None:
     from mutagen.mp3 import MP3
 
     assert MP3(parts).info.length == pytest.approx(MP3(whole).info.length, abs=1e-6)
+
+
+@pytest.mark.ffmpeg
+def test_one_part_in_process_decodes_like_ffmpeg_alone(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    source = Bursts(40)  # too short to split: one in-process encoder behind ffmpeg's Info frame
+    ours, reference = tmp_path / "ours.mp3", tmp_path / "ffmpeg.mp3"
+    joins: list[list[int]] = []
+    real_join = mp3splice.join
+    monkeypatch.setattr(mp3splice, "join", lambda first, rest, points, total: (joins.append(list(points)),
+                                                                                 real_join(first, rest, points, total)))
+    _encode(source, ours, jobs=4)
+    assert joins == [[0]]
+    _ffmpeg_only(monkeypatch)
+    _encode(source, reference, jobs=4)
+    assert len(joins) == 1  # ffmpeg alone: nothing joined
+    one, mine = decode(reference), decode(ours)
+    assert len(mine) == len(one) == source.frames
+    assert _snr_db(source.samples, mine) > _snr_db(source.samples, one) - 0.5
+    from mutagen.mp3 import MP3
+
+    assert MP3(ours).tags["TIT2"].text == ["Parts"]
 
 
 @pytest.mark.ffmpeg

@@ -429,6 +429,9 @@ def measure_decoded(path: Path, rate: int, channels: int, true_peak: bool = True
            "-map", "0:a:0", "-ac", str(channels), "-ar", str(rate), "-af", f"asetnsamples=n={rate}:p=0",
            "-f", "f32le", "-"]
     meter = Meter(rate, channels, true_peak)
+    if path.suffix.lower() == ".mp3":
+        _feed_mp3(path, meter)
+        return meter.result()
     frame = 4 * channels
     with tempfile.TemporaryFile() as errors:  # a file: a damaged input's many errors cannot block ffmpeg
         proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=errors)
@@ -449,6 +452,19 @@ def measure_decoded(path: Path, rate: int, channels: int, true_peak: bool = True
             last = errors.read().decode("utf-8", "replace").strip().splitlines()[-1:] or ["unknown error"]
             raise EncoderError(f"cannot measure {path}: {last[0]}")
     return meter.result()
+
+
+def _feed_mp3(path: Path, meter: Meter) -> None:
+    """Decode an MP3 in-process into `meter`: dr_mp3 (miniaudio, the live player's library) takes
+    half ffmpeg's time, and trims the LAME priming and padding as ffmpeg does, to the sample."""
+    import miniaudio
+
+    try:
+        for piece in miniaudio.stream_file(str(path), miniaudio.SampleFormat.FLOAT32, meter.channels, meter.rate,
+                                           frames_to_read=SEGMENT_HOPS * meter.hop):
+            meter.feed(np.frombuffer(piece, np.float32))
+    except miniaudio.MiniaudioError as exc:
+        raise EncoderError(f"cannot measure {path}: {exc.args[0] if exc.args else exc}") from None
 
 
 def _read_ahead(stream: IO[bytes], size: int, depth: int = 3) -> Generator[bytes, None, None]:

@@ -222,3 +222,12 @@ def test_the_built_in_session_measures_as_ffmpeg_does(tmp_path: Path) -> None:
     assert abs(report.measured.integrated - integrated) <= 0.05, (report.measured, integrated)
     assert abs(report.measured.true_peak - true_peak) <= 0.2, (report.measured, true_peak)
     assert abs(report.measured.lra - loudness.measure_file(out, true_peak=False).lra) <= 0.3
+
+
+def test_a_damaged_mp3_is_one_clear_error(tmp_path: Path) -> None:
+    from coach.errors import EncoderError
+
+    path = tmp_path / "damaged.mp3"
+    path.write_bytes(bytes(range(256)) * 20)
+    with pytest.raises(EncoderError, match=r"cannot measure .*damaged\.mp3: failed to init decoder$"):
+        loudness.measure_decoded(path, 44100, 1)

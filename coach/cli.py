@@ -74,6 +74,10 @@ def _prepare(routine_arg: Optional[str], options, quiet: bool = False):  # type:
     return session
 
 
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
 @app.command()
 def render(
     routine: Optional[str] = RoutineArg,
@@ -168,7 +172,7 @@ def check(routine: Optional[str] = RoutineArg) -> None:
     total = compiler.total_ms(r)
     exercises = sum(len(b.exercises) for b in r.blocks)
     typer.echo(f"{r.source}: OK — {r.title}")
-    typer.echo(f"total {format_clock(total)}, {len(r.blocks)} blocks, {exercises} exercises")
+    typer.echo(f"total {format_clock(total)}, {_count(len(r.blocks), 'block')}, {_count(exercises, 'exercise')}")
     for block in r.blocks:
         rounds = f" x{block.rounds}" if block.rounds > 1 else ""
         names = ", ".join(e.name for e in block.exercises)

@@ -24,6 +24,7 @@ import numpy as np
 
 from coach import mp3splice
 from coach.errors import EncoderError, OutputError
+from coach.interrupts import ctrl_c_held
 from coach.tools import ffmpeg_path
 
 FORMATS = {
@@ -228,16 +229,17 @@ def _encode_parts(encoder: str, audio: Source, boundaries: list[int], tmp: Path,
             errors.append(exc)
 
     try:
-        procs.append(_start(_command(encoder, options, tmp, scratch)))
-        _feed(procs[0], [np.zeros(mp3splice.SAMPLES_PER_FRAME * options.channels, np.int16)], options.channels, None)
-        for i, target in enumerate(targets):
-            if lame is not None:
-                thread = threading.Thread(target=encode, args=(edges[i], edges[i + 1], target), daemon=True)
-            else:
-                procs.append(_start(_command(encoder, options, target, scratch, bare=True)))
-                thread = threading.Thread(target=feed, args=(procs[-1], edges[i], edges[i + 1]), daemon=True)
-            thread.start()
-            threads.append(thread)  # only once started: the clean-up below joins every one listed
+        with ctrl_c_held():  # until every thread started is listed: the clean-up below joins them all
+            procs.append(_start(_command(encoder, options, tmp, scratch)))
+            _feed(procs[0], [np.zeros(mp3splice.SAMPLES_PER_FRAME * options.channels, np.int16)], options.channels, None)
+            for i, target in enumerate(targets):
+                if lame is not None:
+                    thread = threading.Thread(target=encode, args=(edges[i], edges[i + 1], target), daemon=True)
+                else:
+                    procs.append(_start(_command(encoder, options, target, scratch, bare=True)))
+                    thread = threading.Thread(target=feed, args=(procs[-1], edges[i], edges[i + 1]), daemon=True)
+                thread.start()
+                threads.append(thread)
         for thread in threads:
             while thread.is_alive():
                 thread.join(0.1)  # in short waits, so that Ctrl-C reaches this thread

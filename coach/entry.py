@@ -7,12 +7,16 @@ during that start-up is caught too.
 
 from __future__ import annotations
 
+import _signal
 import _thread
 import sys
+
+_interrupted: list[int] = []  # SIGINTs received: what makes any error that follows an interruption
 
 
 def main() -> None:
     sys.unraisablehook = _unraisable
+    _signal.signal(_signal.SIGINT, _on_ctrl_c)
     try:
         from coach.cli import main as run  # most of start-up is this import
 
@@ -27,10 +31,18 @@ def main() -> None:
         _exiting()
 
 
+def _on_ctrl_c(signum: int, frame: object) -> None:
+    """Python's own handler, remembering that it ran."""
+    _interrupted.append(signum)
+    raise KeyboardInterrupt
+
+
 def _ctrl_c(exc: BaseException) -> bool:
-    """A KeyboardInterrupt, or an error raised from one: Python 3.11 reports a Ctrl-C in a class's
-    __set_name__ (each enum member has one) as a RuntimeError."""
-    return isinstance(exc, KeyboardInterrupt) or isinstance(exc.__cause__, KeyboardInterrupt)
+    """A KeyboardInterrupt, an error raised from one (Python 3.11 reports a Ctrl-C in a class's
+    __set_name__, which each enum member has, as a RuntimeError), or any error after a Ctrl-C came:
+    one landing inside an import can surface as another error altogether (a TypeError from the
+    import machinery, seen once in some 500 trials)."""
+    return isinstance(exc, KeyboardInterrupt) or isinstance(exc.__cause__, KeyboardInterrupt) or bool(_interrupted)
 
 
 def _unraisable(unraisable: sys.UnraisableHookArgs) -> None:

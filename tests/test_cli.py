@@ -31,7 +31,7 @@ def test_version_and_help() -> None:
 def test_check(write_routine) -> None:  # type: ignore[no-untyped-def]
     result = coach("check", str(write_routine(GOOD)))
     assert result.returncode == 0
-    assert "total 0:19, 1 blocks, 1 exercises" in result.stdout
+    assert "total 0:19, 1 block, 1 exercise" in result.stdout
     builtin = coach("check", "lower-back")
     assert "total 16:00" in builtin.stdout
 

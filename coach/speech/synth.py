@@ -16,6 +16,7 @@ from concurrent.futures.process import BrokenProcessPool
 from typing import Callable, Iterable, Iterator
 
 from coach.errors import EngineError
+from coach.interrupts import ctrl_c_held
 from coach.model import Voice
 from coach.speech.cache import ClipCache, clip_key
 from coach.speech.clip import Clip
@@ -70,7 +71,7 @@ def _synthesize(texts: list[str], engine: Engine, voice: Voice, jobs: int) -> It
     chunk = max(1, len(texts) // (jobs * 4))
     pool = ProcessPoolExecutor(jobs, mp_context=context, initializer=_init_worker, initargs=(engine.name, os.getpid()))
     try:
-        with _ctrl_c_blocked():  # the workers start now and inherit the block: Ctrl-C is ours to handle
+        with ctrl_c_held():  # the workers start now and inherit the block: Ctrl-C is ours to handle
             results = pool.map(_work, texts, [voice] * len(texts), chunksize=chunk)
         yield from zip(texts, results)
     except BrokenProcessPool:
@@ -80,27 +81,6 @@ def _synthesize(texts: list[str], engine: Engine, voice: Voice, jobs: int) -> It
         ) from None
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
-
-
-@contextlib.contextmanager
-def _ctrl_c_blocked() -> Iterator[None]:
-    """Hold a Ctrl-C back while the workers start, and raise it after: the workers inherit the
-    blocked signal (a worker interrupted while reading its start-up data would print a traceback),
-    and the handler is swapped too, because a blocked main thread does not stop another thread
-    (numpy's, say) from taking the signal for Python."""
-    main = threading.current_thread() is threading.main_thread()
-    held: list[int] = []
-    handler = signal.signal(signal.SIGINT, lambda signum, frame: held.append(signum)) if main else None
-    previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT}) if hasattr(signal, "pthread_sigmask") else None
-    try:
-        yield
-    finally:
-        if previous is not None:
-            signal.pthread_sigmask(signal.SIG_SETMASK, previous)  # a Ctrl-C pending on this thread comes now
-        if main:
-            signal.signal(signal.SIGINT, handler)
-        if held:
-            raise KeyboardInterrupt
 
 
 _worker_engine: Engine | None = None

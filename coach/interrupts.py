@@ -1,0 +1,32 @@
+"""Ctrl-C held back while workers (threads, processes) start: one job, shared by the speech
+workers and the MP3 encoders."""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+import threading
+from collections.abc import Iterator
+
+
+@contextlib.contextmanager
+def ctrl_c_held() -> Iterator[None]:
+    """Hold a Ctrl-C back while workers start, and raise it after, once every one started is known
+    to the code that stops them: a Ctrl-C inside `Thread.start()` would leave a running thread no
+    one joins. Processes started meanwhile inherit the blocked signal (a speech worker interrupted
+    while reading its start-up data would print a traceback). The handler is swapped too, because
+    a blocked main thread does not stop another thread (numpy's, say) from taking the signal for
+    Python."""
+    main = threading.current_thread() is threading.main_thread()
+    held: list[int] = []
+    handler = signal.signal(signal.SIGINT, lambda signum, frame: held.append(signum)) if main else None
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT}) if hasattr(signal, "pthread_sigmask") else None
+    try:
+        yield
+    finally:
+        if previous is not None:
+            signal.pthread_sigmask(signal.SIG_SETMASK, previous)  # a Ctrl-C pending on this thread comes now
+        if main:
+            signal.signal(signal.SIGINT, handler)
+        if held:
+            raise KeyboardInterrupt

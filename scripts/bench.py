@@ -240,11 +240,12 @@ NOTES = """\
 - **Reference, ffmpeg alone on the session's audio**: the rendered session decoded to raw PCM,
   then encoded by ffmpeg alone with the same settings. LAME spends more on speech than on
   silence, so this is the fastest any pipeline could encode *this* audio; the gap between it and
-  the warm render is coach's own overhead (start-up, speech from the cache, mixing, piping, tags).
+  the warm render is coach's own overhead (start-up, speech from the cache, mixing, tags; and
+  coach's encoder is LAME in-process, slower alone than ffmpeg's, faster two at once).
 - **Naive pydub peer**: the obvious program: `AudioSegment.silent(duration, frame_rate=44100)`,
   `overlay` each cached clip at its cue's start, `export` as 64 kbit/s MP3 (same clips, same cues).
 - **Warm render**: `coach render` of the built-in 16-minute session, every clip in the cache.
-  It encodes the MP3 in parts at once, one encoder per core (see docs/mp3.md), where the floor
+  It encodes the MP3 in parts at once, one LAME thread per core (see docs/mp3.md), where the floor
   is one ffmpeg on one core; `--jobs 1` is the same render with one encoder, for comparison.
   **Cold render**: the same with an empty cache (every clip synthesised, in worker processes).
 - **Memory**: the peak RSS of the Python process rendering (it runs `coach.cli.main` in a child

@@ -14,14 +14,17 @@ relative to the voice.
 
 from __future__ import annotations
 
+import collections
 import functools
 import math
+import os
 import queue
 import re
 import subprocess
 import tempfile
 import threading
 from collections.abc import Callable, Generator, Hashable, Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
@@ -39,6 +42,7 @@ CEILING_DBTP = -1.0
 # Lossy encoders add overshoot to peaks; the limiter aims this far under the ceiling.
 CODEC_MARGIN_DB = {"mp3": 1.5, "m4a": 1.0, "ogg": 1.0, "wav": 0.2}
 TOLERANCE_LU = 0.05
+MAX_THREADS = 4  # for measuring the voice's clips at once
 MAX_TRIES = 8
 SILENT_LUFS = -70.0  # the meter's absolute gate: below it there is nothing to measure
 SINE_LUFS = -3.01  # a full-scale sine, for setting the tones' level
@@ -242,16 +246,17 @@ def _voice_measure(mix: Mixdown, unlimited: Mixdown | None = None) -> tuple[Loud
     hop = _hop(mix.rate)
     tail = hop  # the filters' ringing is ~1e-10 of the signal after 100 ms
     steps = np.zeros(-(-mix.frames // hop) + 1)
-    energies: dict[Hashable, np.ndarray] = {}
     shares: dict[Hashable, tuple[float, float]] = {}
     free = total = 0.0
+    threads = min(os.cpu_count() or 1, MAX_THREADS)
+    mix.prepare_clips(threads)
     plain = unlimited.voice_parts(apart=tail) if unlimited is not None else None
-    for start, name, samples in mix.voice_parts(apart=tail):
-        energy = energies.get(name) if name is not None else None
-        if energy is None:
-            energy = _k_energy(samples / FULL_SCALE, mix.rate, tail)
-            if name is not None:
-                energies[name] = energy
+    energies: dict[Hashable, Future[np.ndarray]] = {}  # a distinct clip or tone's, kept; others' until used
+    ahead: collections.deque[tuple[int, Hashable, np.ndarray]] = collections.deque()
+
+    def add(start: int, name: Hashable, samples: np.ndarray) -> None:
+        nonlocal free, total
+        energy = (energies[name] if name is not None else energies.pop(("at", start))).result()
         first, last = start // hop, (start + len(energy) - 2) // hop
         bounds = np.clip(np.arange(first, last + 2) * hop - start, 0, len(energy) - 1)
         steps[first : last + 1] += np.diff(energy[bounds])
@@ -266,6 +271,19 @@ def _voice_measure(mix: Mixdown, unlimited: Mixdown | None = None) -> tuple[Loud
                     shares[name] = share
             free += share[0]
             total += share[1]
+
+    # Parts are filtered on every core a few ahead of where they are added up (numpy's FFTs let go
+    # of the GIL); only the distinct clips' energies are kept, so memory does not grow with length.
+    with ThreadPoolExecutor(threads) as pool:
+        for start, name, samples in mix.voice_parts(apart=tail):
+            key = name if name is not None else ("at", start)
+            if key not in energies:
+                energies[key] = pool.submit(_k_energy, samples / FULL_SCALE, mix.rate, tail)
+            ahead.append((start, name, samples))
+            if len(ahead) > 4 * threads:
+                add(*ahead.popleft())
+        while ahead:
+            add(*ahead.popleft())
     slope = free / total if total > 0 else 1.0
     return Loudness(_integrated(steps[: mix.frames // hop], hop), math.nan, math.nan), slope
 

@@ -113,10 +113,19 @@ class Mixdown:
             self._limited[speech] = out
         return out
 
-    def prepare_clips(self) -> None:
-        """Limit every clip now: a live player's audio thread must not wait for it."""
-        for speech in self._audio:
-            self._clip(speech)
+    def prepare_clips(self, threads: int = 1) -> None:
+        """Limit every clip now (a live player's audio thread must not wait for it), in `threads`
+        at once (numpy lets go of the GIL for most of the limiter's work)."""
+        if self._clip_limiter is None:
+            return
+        if threads <= 1:
+            for speech in self._audio:
+                self._clip(speech)
+            return
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(threads) as pool:
+            list(pool.map(self._clip, list(self._audio)))
 
     def _voice(self, start: int, count: int) -> np.ndarray:
         out = np.zeros(count, dtype=np.float64)
@@ -159,6 +168,7 @@ class Mixdown:
         events = sorted([(s, e, ("speech", c.speech)) for (s, e), c in zip(self._spans, self.cues) if self._voice_gain]
                         + [(t, t + len(self._tone_audio[tone.sound]), ("tone", tone.sound))
                            for t, tone in zip(self._tone_starts, self.tones) if self._tone_gain])
+        seen: dict[Hashable, np.ndarray] = {}  # a clip or tone heard again: the same samples, made once
         i = 0
         while i < len(events):
             start, end, name = events[i]
@@ -167,14 +177,22 @@ class Mixdown:
                 end = max(end, events[j][1])
                 j += 1
             lo, hi = max(0, start), min(self.frames, end)
-            if hi > lo and self._limiter is not None and not self._music_gain:
-                # Tones without music: the limiter that guards their sum with the voice acts here too.
-                yield lo, (name if j == i + 1 and (lo, hi) == (start, end) else None), self._mastered(lo, hi - lo)[:, 0]
-            elif hi > lo:
-                part = self._voice(lo, hi - lo)
-                if self._tone_gain:
-                    self._tones(lo, hi - lo, part)
-                yield lo, (name if j == i + 1 and (lo, hi) == (start, end) else None), part
+            alone = name if j == i + 1 and (lo, hi) == (start, end) else None
+            if hi <= lo:
+                pass
+            elif alone is not None and alone in seen:
+                yield lo, alone, seen[alone]
+            else:
+                if self._limiter is not None and not self._music_gain:
+                    # Tones without music: the limiter that guards their sum with the voice acts here too.
+                    part = self._mastered(lo, hi - lo)[:, 0]
+                else:
+                    part = self._voice(lo, hi - lo)
+                    if self._tone_gain:
+                        self._tones(lo, hi - lo, part)
+                if alone is not None:
+                    seen[alone] = part
+                yield lo, alone, part
             i = j
 
     def _tones(self, start: int, count: int, out: np.ndarray) -> None:

@@ -258,6 +258,16 @@ def _encode_parts(encoder: str, audio: Source, boundaries: list[int], tmp: Path,
         raise _written(exc, out) from None
 
 
+def mp3_encoder() -> str:
+    """What encodes MP3 parts here, with its version: what a remembered mastering depends on."""
+    from importlib import metadata
+
+    try:
+        return f"lameenc {metadata.version('lameenc')}"
+    except metadata.PackageNotFoundError:
+        return "ffmpeg"
+
+
 def _lame(options: EncodeOptions) -> Callable[[], Any] | None:
     """A maker of in-process LAME encoders for `options` (lameenc: no process, no pipe, and it
     lets go of the GIL while it encodes), or None without lameenc or for a bitrate it cannot take."""

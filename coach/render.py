@@ -207,7 +207,8 @@ def _mastering_key(session: Session, mix: Mixdown, options: RenderOptions, track
                 "bitrate": options.bitrate or BITRATES[mix.channels], "loudness": options.loudness,
                 "true_peak": options.true_peak, "music_level": options.music_level, "duck": options.duck,
                 "duration_ms": session.timeline.duration_ms,
-                "encoders": encode.encoders(options.jobs)}  # parts encoded apart: not quite the same samples
+                "encoders": encode.encoders(options.jobs),  # parts encoded apart: not quite the same samples
+                "mp3_encoder": encode.mp3_encoder()}
     return mastering_key(session.cues, session.used_clips(), mix.tones, tracks, loudness, ffmpeg_path())
 
 

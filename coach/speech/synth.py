@@ -1,11 +1,13 @@
 """Turn every distinct cue text into a trimmed clip, from the cache where possible.
 
 Missing clips are synthesised in parallel worker processes (one engine each) when there are
-enough of them to pay for the workers' start-up; each clip is cached as soon as it is made.
+enough of them to pay for the workers' start-up, and by this process's own engine while they
+start and alongside them; each clip is cached as soon as it is made.
 """
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import os
 import signal
@@ -62,18 +64,37 @@ def synthesize_all(
 def _synthesize(texts: list[str], engine: Engine, voice: Voice, jobs: int) -> Iterator[tuple[str, Clip]]:
     if jobs <= 1 or len(texts) < PARALLEL_MIN_CLIPS:
         for text in texts:
-            yield text, engine.synthesize(text, voice).trimmed()
+            yield text, _speak(engine, text, voice)
         return
     import multiprocessing
+    from concurrent.futures import FIRST_COMPLETED, Future, wait
 
     # spawn, not fork: a forked copy of an initialised speech engine is not safe to use.
     context = multiprocessing.get_context("spawn")
-    chunk = max(1, len(texts) // (jobs * 4))
-    pool = ProcessPoolExecutor(jobs, mp_context=context, initializer=_init_worker, initargs=(engine.name, os.getpid()))
+    # And this process, whose engine is ready, speaks too: while they start, and then alongside
+    # them (it also caches what comes back, so it is not a whole speaker's share of a core).
+    workers = jobs
+    pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker, initargs=(engine.name, os.getpid()))
+    ahead = collections.deque(texts)
+    running: dict[Future[Clip], str] = {}
+
+    def feed() -> None:
+        while ahead and len(running) < 2 * workers:
+            text = ahead.pop()  # the workers take from the end, this process from the start
+            running[pool.submit(_work, text, voice)] = text
+
     try:
         with ctrl_c_held():  # the workers start now and inherit the block: Ctrl-C is ours to handle
-            results = pool.map(_work, texts, [voice] * len(texts), chunksize=chunk)
-        yield from zip(texts, results)
+            feed()
+        while running or ahead:
+            for future in [f for f in running if f.done()]:
+                yield running.pop(future), future.result()
+            feed()
+            if ahead:
+                text = ahead.popleft()
+                yield text, _speak(engine, text, voice)
+            elif running:
+                wait(running, return_when=FIRST_COMPLETED)
     except BrokenProcessPool:
         raise EngineError(
             "a speech worker process stopped unexpectedly (killed, or out of memory?)",
@@ -81,6 +102,13 @@ def _synthesize(texts: list[str], engine: Engine, voice: Voice, jobs: int) -> It
         ) from None
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _speak(engine: Engine, text: str, voice: Voice) -> Clip:
+    """A clip from this process's engine, a Ctrl-C held until it is made (about 10 ms): pyttsx3
+    stopped midway leaves its driver writing into a folder that is being removed, and talking."""
+    with ctrl_c_held():
+        return engine.synthesize(text, voice).trimmed()
 
 
 _worker_engine: Engine | None = None

@@ -247,7 +247,8 @@ NOTES = """\
 - **Warm render**: `coach render` of the built-in 16-minute session, every clip in the cache.
   It encodes the MP3 in parts at once, one LAME thread per core (see docs/mp3.md), where the floor
   is one ffmpeg on one core; `--jobs 1` is the same render with one encoder, for comparison.
-  **Cold render**: the same with an empty cache (every clip synthesised, in worker processes).
+  **Cold render**: the same with an empty cache (every clip synthesised, by worker processes and
+  the main one at once).
 - **Memory**: the peak RSS of the Python process rendering (it runs `coach.cli.main` in a child
   and reads `getrusage(RUSAGE_SELF)` at the end); ffmpeg's own peak (`VmHWM`, read from /proc
   while it runs) is reported apart.
@@ -258,6 +259,10 @@ NOTES = """\
 - **Compiling**: routine to timeline (segments and cue requests) of the 2-hour routine, in process.
 - Times are medians of the repetitions shown; the machine may be shared, so the load average
   at the start and the end of the run is recorded with the results.
+- The floor itself moves between runs: on the 2-vCPU machine of 2026-11-24, quiet, it measured
+  from 1.31 to 1.59 s in three runs (by hand, 1.23 to 1.37 s), and the cold render's ratio with
+  it (3.35 before that day's last changes; 2.74 and 2.69 after). A margin of a few percent
+  needs a second run.
 - eSpeak NG output is not bit-identical from run to run: a fresh engine process gives the same
   samples for the same text, but the same engine speaking the same text again does not, and other
   eSpeak versions or machines differ too. Renders from one cache are identical; cold renders with

@@ -87,7 +87,10 @@ def write(
         raise EncoderError(f"unknown format `{options.format}`", f"formats: {', '.join(FORMATS)}")
     with tempfile.TemporaryDirectory(prefix="coach-encode-") as scratch:
         encoder = ffmpeg_path()  # before the temporary file exists: a missing tool leaves nothing behind
-        fd, tmp_name = tempfile.mkstemp(prefix=f".{out.name}.", suffix=f".part.{options.format}", dir=out.parent or ".")
+        try:
+            fd, tmp_name = tempfile.mkstemp(prefix=f".{out.name}.", suffix=f".part.{options.format}", dir=out.parent or ".")
+        except OSError as exc:  # a folder that takes no new files (/proc, a full disk): about `out`, not the temporary
+            raise _written(exc, out) from None
         os.close(fd)
         tmp = Path(tmp_name)
         try:
@@ -218,14 +221,14 @@ def _encode_parts(encoder: str, audio: Source, boundaries: list[int], tmp: Path,
     def feed(proc: subprocess.Popen[bytes], start: int, end: int) -> None:
         try:
             _feed(proc, _chunks(audio, start, end, options.rate), options.channels, counted)
-        except BaseException as exc:  # reported by the main thread
+        except BaseException as exc:  # noqa: BLE001 (reported by the main thread)
             errors.append(exc)
 
     def encode(start: int, end: int, target: Path) -> None:
         assert lame is not None
         try:
             _lame_part(lame(), _chunks(audio, start, end, options.rate), target, options.channels, counted, stop)
-        except BaseException as exc:
+        except BaseException as exc:  # noqa: BLE001 (reported by the main thread)
             errors.append(exc)
 
     try:

@@ -179,11 +179,24 @@ def _block(doc: Doc, node: yaml.Node, index: int, defaults: dict[str, int]) -> B
     return Block(name, tuple(exercises), rounds, round_rest, node.start_mark.line + 1)
 
 
+def _name_in(node: yaml.Node) -> str | None:
+    """The `name` a mapping gives itself, if it is plain text: to say which exercise an error is in."""
+    if isinstance(node, yaml.MappingNode):
+        for key, value in node.value:
+            if isinstance(key, yaml.ScalarNode) and key.value == "name" and isinstance(value, yaml.ScalarNode):
+                text = " ".join(str(value.value).split())
+                return text[:60] if text else None
+    return None
+
+
 def _exercise(doc: Doc, node: yaml.Node, what: str, defaults: dict[str, int]) -> Exercise | None:
     if isinstance(node, yaml.ScalarNode) and node.tag.endswith(":str"):
         keys: dict[str, yaml.Node] | None = {"name": node}  # `- Plank` is shorthand for `- name: Plank`
     else:
-        keys = doc.mapping(node, what, EXERCISE_KEYS, required=("name",))
+        named = _name_in(node)
+        where = what.partition(" of ")[2]  # "block N"
+        heading = (f"exercise `{named}` of {where}" if where else f"exercise `{named}`") if named else what
+        keys = doc.mapping(node, heading, EXERCISE_KEYS, required=("name",))
     if keys is None:
         return None
     name = doc.string(keys["name"], f"{what} `name`", max_len=200) if "name" in keys else None

@@ -149,6 +149,15 @@ def test_output_is_a_folder(routine: Path, tmp_path: Path) -> None:
     assert_one_line_error(result, "it is a folder")
 
 
+def test_a_folder_that_takes_no_new_files_is_named_not_the_temporary(routine: Path) -> None:
+    out = Path("/proc/session.mp3")  # writable by permissions (as root), but no file can be made there
+    if not Path("/proc/self").is_dir():
+        pytest.skip("no /proc on this system")
+    result = coach("render", str(routine), "-o", str(out), "--engine", "fake")
+    assert_one_line_error(result, f"cannot write {out}:")
+    assert ".part." not in result.stderr
+
+
 def test_read_only_output_folder(routine: Path, tmp_path: Path) -> None:
     with tmpfs(tmp_path / "ro", "1m") as folder:
         out = folder / "session.mp3"

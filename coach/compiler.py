@@ -93,6 +93,7 @@ class _Builder:
         exercise: Exercise | None = None,
         fixed: bool = False,
         group: str = "",
+        said_by: str = "",
     ) -> None:
         book = self.book
         if exercise is not None and kind in exercise.cues:
@@ -107,7 +108,7 @@ class _Builder:
         if end <= start:
             return
         speech = book.spoken(text)
-        self.requests.append(CueRequest(kind, text, speech, at, start, end, priority, fixed, group))
+        self.requests.append(CueRequest(kind, text, speech, at, start, end, priority, fixed, group, said_by))
 
     def exercise_context(self, step: _Step, side: str | None) -> dict[str, object]:
         ex = step.exercise
@@ -131,10 +132,14 @@ class _Builder:
             first_context = self.exercise_context(all_steps[0], None)
             intro.update(next=first_context["exercise"], work=first_context["work"])
         self.cue("intro", 0, (0, routine.lead_in_ms), Priority.ANNOUNCE, intro)
+        # An intro that names the first exercise ("First up: ...") announces it: once the intro is
+        # placed, the first "Next up" is not said too.
+        first_named = "{next}" in (self.book.templates.get("intro") or ("",))[0]
         gap_start = 0
         for i, step in enumerate(all_steps):
             following = all_steps[i + 1] if i + 1 < len(all_steps) else None
-            self.announce(step, gap_start)
+            # (Unless the exercise has its own words for it: those are the coach's, and said.)
+            self.announce(step, gap_start, named=i == 0 and first_named and "next" not in step.exercise.cues)
             self.work(step)
             rest_start = self.now
             self.rest(step, following)
@@ -145,8 +150,9 @@ class _Builder:
                  {"exercise": all_steps[-1].exercise.name if all_steps else ""})
         return Timeline(routine.title, self.total, tuple(self.segments), tuple(self.requests))
 
-    def announce(self, step: _Step, gap_start: int) -> None:
-        """Block, round and next-exercise announcements in the time before the work starts."""
+    def announce(self, step: _Step, gap_start: int, named: bool = False) -> None:
+        """Block, round and next-exercise announcements in the time before the work starts (the
+        next exercise's only if the intro does not say it, when `named`)."""
         work_start = self.now
         window = (gap_start, work_start)
         ex = step.exercise
@@ -160,7 +166,7 @@ class _Builder:
                       "rounds": self.book.number(step.block.rounds), "next": ex.name})
         early = min(gap_start, work_start - NEXT_EARLY_MS)
         self.cue("next", gap_start, (early, work_start), Priority.ANNOUNCE,
-                 self.exercise_context(step, first_side), ex)
+                 self.exercise_context(step, first_side), ex, said_by="intro" if named else "")
         self.countdown(step, gap_start, work_start, first_side)
 
     def countdown(self, step: _Step, gap_start: int, work_start: int, side: str | None) -> None:

@@ -72,6 +72,8 @@ def schedule(requests: tuple[CueRequest, ...], lengths: Mapping[str, int], end_m
     tip_groups: dict[str, CueRequest] = {}
     for i in order:
         req = requests[i]
+        if req.said_by and any(c.kind == req.said_by for c in placed):
+            continue  # placed earlier (same priority, earlier request) and says this already
         length = lengths[req.speech]
         start = _place(req, length, free, end_ms)
         if req.kind == "tip":

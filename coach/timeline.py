@@ -59,6 +59,7 @@ class CueRequest:
     priority: Priority
     fixed: bool = False
     group: str = ""  # tips: the exercise they belong to, for the "never spoken" report
+    said_by: str = ""  # a kind whose cue, when placed, already says this one (the intro naming the first exercise)
 
 
 @dataclass(frozen=True)

@@ -62,7 +62,9 @@ def onsets(samples: np.ndarray, cues: list[dict], rate: int = 44100, threshold: 
     prev_end: int | None = None
     for cue in cues:
         at = cue["start_ms"] * rate // 1000
-        after_previous = 0 if prev_end is None else prev_end * rate // 1000 + rate // 100
+        # Past the previous cue's end by 25 ms: a clip that stops short rings on in the MP3 for about
+        # one granule (13 ms), at up to a few percent of its level.
+        after_previous = 0 if prev_end is None else prev_end * rate // 1000 + rate // 40
         lo = max(after_previous, at - rate // 5)
         idx = np.flatnonzero(x[lo : at + rate // 5] > threshold)
         errors.append((lo + idx[0]) * 1000 / rate - cue["start_ms"] if len(idx) else float("inf"))

@@ -47,6 +47,45 @@ def test_rest_rules() -> None:
     ]
 
 
+
+def _lead_in(routine: Routine, book: phrasebooks.Phrasebook, lead_in_ms: int) -> list[tuple[str, str]]:
+    """(kind, text) of the cues placed in the lead-in, every clip taking 300 ms."""
+    from coach.scheduler import schedule
+
+    timeline = compiler.compile_routine(routine, book)
+    cues = schedule(timeline.requests, {r.speech: 300 for r in timeline.requests}).cues
+    return [(c.kind, c.text) for c in cues if c.start_ms < lead_in_ms]
+
+
+@pytest.mark.parametrize(("intro", "first_next"), [
+    ("{title}. First up: {next}, {work}.", False),  # the intro names it: one announcement, not two
+    ("{title}. {total}.", True),  # it does not: "Next up" announces the first exercise
+])
+def test_the_first_exercise_is_announced_once(intro: str, first_next: bool) -> None:
+    a, b = Exercise("Squat", 10_000, 3_000), Exercise("Plank", 10_000, 3_000)
+    routine = Routine("R", (Block("X", (a, b)),), lead_in_ms=10_000)
+    placed = _lead_in(routine, phrasebooks.builtin("en").with_templates({"intro": (intro,)}), 10_000)
+    assert [kind for kind, _ in placed] == ["intro", "block", *(["next"] if first_next else []), "countdown", "countdown", "countdown"]
+    assert sum("Squat" in text for _, text in placed) == 1
+
+
+def test_an_intro_with_no_room_leaves_the_first_exercise_to_next_up() -> None:
+    routine = Routine("R", (Block("X", (Exercise("Squat", 10_000, 3_000),)),), lead_in_ms=8_000)
+    book = phrasebooks.builtin("en").with_templates({"intro": ("{title}. First up: {next}, {work}.",)})
+    timeline = compiler.compile_routine(routine, book)
+    from coach.scheduler import schedule
+
+    lengths = {r.speech: 9_000 if r.kind == "intro" else 500 for r in timeline.requests}  # the intro cannot fit
+    kinds = [c.kind for c in schedule(timeline.requests, lengths).cues if c.start_ms < 8_000]
+    assert "intro" not in kinds and "next" in kinds
+
+
+def test_the_first_exercise_s_own_next_words_are_said_after_an_intro_that_names_it() -> None:
+    a = Exercise("Squat", 10_000, 3_000, cues={"next": ("Squats now, slow and deep.",)})
+    routine = Routine("R", (Block("X", (a,)),), lead_in_ms=10_000)
+    placed = _lead_in(routine, phrasebooks.builtin("en"), 10_000)
+    assert ("next", "Squats now, slow and deep.") in placed and placed[0][0] == "intro"
+
 durations = st.integers(min_value=1, max_value=90).map(lambda s: s * 1000)
 exercises = st.builds(
     Exercise,

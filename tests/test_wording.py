@@ -146,7 +146,8 @@ def test_lexicon_changes_what_is_spoken_not_what_is_shown() -> None:
                       engine=engine)
     shown = [c["text"] for c in session.to_json()["cues"]]  # type: ignore[union-attr]
     # Exercise names and tips are spoken as the lexicon says, displayed as written.
-    assert "Now Plank, 40 secs." in shown and "Coach says: Brace your core." in shown
+    assert shown[0].endswith("First Plank for 40 secs.") and "Coach says: Brace your core." in shown
+    assert session.cues[0].speech.endswith("First plank hold for 40 secs.")
     assert "Now plank hold, 40 secs." in engine.heard and "Coach says: brace hard your core." in engine.heard
     assert not any(re.search(r"\bPlank\b", t) for t in engine.heard)
     assert "Swap to the right leg." in shown  # "Side plank" is a different, longer name: untouched

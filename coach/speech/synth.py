@@ -71,15 +71,14 @@ def _synthesize(texts: list[str], engine: Engine, voice: Voice, jobs: int) -> It
 
     # spawn, not fork: a forked copy of an initialised speech engine is not safe to use.
     context = multiprocessing.get_context("spawn")
-    # And this process, whose engine is ready, speaks too: while they start, and then alongside
-    # them (it also caches what comes back, so it is not a whole speaker's share of a core).
-    workers = jobs
-    pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker, initargs=(engine.name, os.getpid()))
+    # `jobs` workers, and this process, whose engine is ready, speaks too: while they start, and
+    # then alongside them (it also caches what comes back: not a whole speaker's share of a core).
+    pool = ProcessPoolExecutor(jobs, mp_context=context, initializer=_init_worker, initargs=(engine.name, os.getpid()))
     ahead = collections.deque(texts)
     running: dict[Future[Clip], str] = {}
 
     def feed() -> None:
-        while ahead and len(running) < 2 * workers:
+        while ahead and len(running) < 2 * jobs:
             text = ahead.pop()  # the workers take from the end, this process from the start
             running[pool.submit(_work, text, voice)] = text
 

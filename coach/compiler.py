@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import string
+
 from collections import Counter
 from dataclasses import dataclass
 from typing import Iterator
@@ -134,7 +136,8 @@ class _Builder:
         self.cue("intro", 0, (0, routine.lead_in_ms), Priority.ANNOUNCE, intro)
         # An intro that names the first exercise ("First up: ...") announces it: once the intro is
         # placed, the first "Next up" is not said too.
-        first_named = "{next}" in (self.book.templates.get("intro") or ("",))[0]
+        intro_words = (self.book.templates.get("intro") or ("",))[0]
+        first_named = "next" in {field for _, field, _, _ in string.Formatter().parse(intro_words)}
         gap_start = 0
         for i, step in enumerate(all_steps):
             following = all_steps[i + 1] if i + 1 < len(all_steps) else None

@@ -96,10 +96,12 @@ def write(
         try:
             boundaries = None if isinstance(audio, Iterable) else _split(audio, options, jobs)
             if boundaries is not None and not isinstance(audio, Iterable):
+                counted = _Counted(progress)
                 try:
-                    _encode_parts(encoder, audio, boundaries, tmp, out, options, Path(scratch), progress)
+                    _encode_parts(encoder, audio, boundaries, tmp, out, options, Path(scratch), counted)
                 except mp3splice.SpliceError:
                     boundaries = None  # an encoder that writes what the join does not expect: in one piece
+                    progress = counted.again()
             if boundaries is None:
                 chunks = audio if isinstance(audio, Iterable) else _chunks(audio, 0, audio.frames, options.rate)
                 _encode_one(encoder, chunks, tmp, out, options, Path(scratch), progress)
@@ -110,6 +112,33 @@ def write(
         except BaseException:
             tmp.unlink(missing_ok=True)
             raise
+
+
+class _Counted:
+    """Progress passed on, and counted: a second pass over the same audio reports only what goes
+    past the first (`again`), so the bar does not run to twice its length."""
+
+    def __init__(self, progress: Callable[[int], None] | None) -> None:
+        self.progress, self.frames = progress, 0
+
+    def __call__(self, frames: int) -> None:
+        self.frames += frames
+        if self.progress:
+            self.progress(frames)
+
+    def again(self) -> Callable[[int], None] | None:
+        if self.progress is None:
+            return None
+        done, seen, progress = self.frames, 0, self.progress
+
+        def beyond(frames: int) -> None:
+            nonlocal seen
+            new = max(0, seen + frames - max(seen, done))
+            seen += frames
+            if new:
+                progress(new)
+
+        return beyond
 
 
 def encoders(jobs: int | None) -> int:
@@ -286,6 +315,7 @@ def _lame(options: EncodeOptions) -> Callable[[], Any] | None:
         lame = lameenc.Encoder()
         lame.set_bit_rate(int(match.group(1)))
         lame.set_in_sample_rate(options.rate)
+        lame.set_out_sample_rate(options.rate)  # else LAME picks a rate for the bitrate: not the Info frame's
         lame.set_channels(options.channels)
         lame.set_quality(LAME_QUALITY)
         return lame
@@ -296,16 +326,22 @@ def _lame(options: EncodeOptions) -> Callable[[], Any] | None:
 def _lame_part(lame: Any, chunks: Iterable[np.ndarray], target: Path, channels: int,
                progress: Callable[[int], None], stop: threading.Event) -> None:
     """Encode `chunks` into `target`: bare MP3 frames, as the join takes them."""
+    def encoded(step: Callable[..., bytes], *args: bytes) -> bytes:
+        try:
+            return step(*args)
+        except RuntimeError as exc:  # lameenc's only error
+            raise EncoderError(f"the MP3 encoder failed: {exc}") from None
+
+    started = False
     with target.open("wb") as sink:
         for chunk in chunks:
             if stop.is_set():
                 return
-            try:
-                sink.write(lame.encode(chunk.astype("<i2").tobytes()))
-            except RuntimeError as exc:  # lameenc's only error
-                raise EncoderError(f"the MP3 encoder failed: {exc}") from None
+            sink.write(encoded(lame.encode, chunk.astype("<i2").tobytes()))
+            started = True
             progress(len(chunk) // channels)
-        sink.write(lame.flush())
+        if started:  # (lameenc refuses to flush what never started; no frames: the join refuses it)
+            sink.write(encoded(lame.flush))
 
 
 def _finish(finish: Callable[[Path], None], tmp: Path, out: Path) -> None:

@@ -16,7 +16,8 @@ _interrupted: list[int] = []  # SIGINTs received: what makes any error that foll
 
 def main() -> None:
     sys.unraisablehook = _unraisable
-    _signal.signal(_signal.SIGINT, _on_ctrl_c)
+    if _signal.getsignal(_signal.SIGINT) is _signal.default_int_handler:  # not if ignored (a background job)
+        _signal.signal(_signal.SIGINT, _on_ctrl_c)
     try:
         from coach.cli import main as run  # most of start-up is this import
 
@@ -42,7 +43,9 @@ def _ctrl_c(exc: BaseException) -> bool:
     __set_name__, which each enum member has, as a RuntimeError), or any error after a Ctrl-C came:
     one landing inside an import can surface as another error altogether (a TypeError from the
     import machinery, seen once in some 500 trials)."""
-    return isinstance(exc, KeyboardInterrupt) or isinstance(exc.__cause__, KeyboardInterrupt) or bool(_interrupted)
+    if isinstance(exc, KeyboardInterrupt) or isinstance(exc.__cause__, KeyboardInterrupt):
+        return True
+    return isinstance(exc, Exception) and bool(_interrupted)  # not SystemExit: an exit chosen after a Ctrl-C
 
 
 def _unraisable(unraisable: sys.UnraisableHookArgs) -> None:

@@ -183,7 +183,8 @@ def _name_in(node: yaml.Node) -> str | None:
     """The `name` a mapping gives itself, if it is plain text: to say which exercise an error is in."""
     if isinstance(node, yaml.MappingNode):
         for key, value in node.value:
-            if isinstance(key, yaml.ScalarNode) and key.value == "name" and isinstance(value, yaml.ScalarNode):
+            if (isinstance(key, yaml.ScalarNode) and key.value == "name" and isinstance(value, yaml.ScalarNode)
+                    and value.tag.endswith(":str")):
                 text = " ".join(str(value.value).split())
                 return text[:60] if text else None
     return None

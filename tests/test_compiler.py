@@ -60,6 +60,7 @@ def _lead_in(routine: Routine, book: phrasebooks.Phrasebook, lead_in_ms: int) ->
 @pytest.mark.parametrize(("intro", "first_next"), [
     ("{title}. First up: {next}, {work}.", False),  # the intro names it: one announcement, not two
     ("{title}. {total}.", True),  # it does not: "Next up" announces the first exercise
+    ("{title}. Say {{next}}.", True),  # a literal "{next}" is not a placeholder
 ])
 def test_the_first_exercise_is_announced_once(intro: str, first_next: bool) -> None:
     a, b = Exercise("Squat", 10_000, 3_000), Exercise("Plank", 10_000, 3_000)

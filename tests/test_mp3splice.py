@@ -146,6 +146,45 @@ def test_one_part_in_process_decodes_like_ffmpeg_alone(tmp_path: Path, monkeypat
     assert MP3(ours).tags["TIT2"].text == ["Parts"]
 
 
+class StereoBursts(Bursts):
+    channels = 2
+
+    def render(self, start: int, count: int) -> np.ndarray:
+        return np.repeat(super().render(start, count), 2)  # interleaved, both channels alike
+
+
+@pytest.mark.ffmpeg
+@pytest.mark.parametrize(("channels", "bitrate"), [(1, "32k"), (1, "48k"), (2, "96k"), (2, "128k")])
+def test_every_mpeg1_bitrate_is_joined_with_progress_counted_once(tmp_path: Path, channels: int, bitrate: str) -> None:
+    """Low bitrates make LAME pick a lower sample rate of its own unless told: then the parts
+    would not join, and everything was encoded again by one ffmpeg."""
+    source = Bursts(130) if channels == 1 else StereoBursts(130)
+    out = tmp_path / "out.mp3"
+    joins: list[list[int]] = []
+    counted: list[int] = []
+    real_join = mp3splice.join
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(mp3splice, "join", lambda first, rest, points, total: (joins.append(list(points)),
+                                                                               real_join(first, rest, points, total)))
+        patch.setattr(encode, "_encode_one", lambda *a: pytest.fail("the join was refused: encoded again in one piece"))
+        encode.write(source, out, encode.EncodeOptions("mp3", RATE, channels, bitrate), progress=counted.append, jobs=2)
+    assert len(joins) == 1 and len(joins[0]) == 2
+    assert sum(counted) == source.frames
+    assert len(decode(out, channels=channels)) == source.frames * channels
+
+
+@pytest.mark.ffmpeg
+def test_progress_is_not_counted_twice_when_the_join_falls_back(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def refuse(*_: object) -> None:
+        raise mp3splice.SpliceError("unexpected")
+
+    monkeypatch.setattr(mp3splice, "join", refuse)
+    source = Bursts(130)
+    counted: list[int] = []
+    encode.write(source, tmp_path / "out.mp3", encode.EncodeOptions("mp3", RATE, 1, "64k"), progress=counted.append, jobs=2)
+    assert sum(counted) == source.frames
+
+
 @pytest.mark.ffmpeg
 def test_the_joined_header_checks_out(tmp_path: Path) -> None:
     import fastcrc

@@ -104,9 +104,10 @@ def _synthesize(texts: list[str], engine: Engine, voice: Voice, jobs: int) -> It
 
 
 def _speak(engine: Engine, text: str, voice: Voice) -> Clip:
-    """A clip from this process's engine, a Ctrl-C held until it is made (about 10 ms): pyttsx3
-    stopped midway leaves its driver writing into a folder that is being removed, and talking."""
-    with ctrl_c_held():
+    """A clip from this process's engine, a Ctrl-C held until it is made (about 10 ms; a second
+    one is not held): pyttsx3 stopped midway leaves its driver writing into a folder that is being
+    removed, and talking."""
+    with ctrl_c_held(block=False):
         return engine.synthesize(text, voice).trimmed()
 
 

@@ -18,6 +18,9 @@ def ctrl_c_held(block: bool = True) -> Iterator[None]:
     a blocked main thread does not stop another thread (numpy's, say) from taking the signal for
     Python. Without `block` (no process starts), a second Ctrl-C is not held."""
     main = threading.current_thread() is threading.main_thread()
+    if main and signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        yield  # ignored (a background job): nothing to hold
+        return
     held: list[int] = []
 
     def hold(signum: int, frame: object) -> None:

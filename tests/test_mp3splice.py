@@ -86,6 +86,19 @@ def _ffmpeg_only(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(encode, "_lame", lambda options: None)
 
 
+def _recorded_joins(monkeypatch: pytest.MonkeyPatch) -> list[list[int]]:
+    """The boundaries of every join from here on (the join itself still runs)."""
+    joins: list[list[int]] = []
+    real_join = mp3splice.join
+
+    def join(first: Path, rest: list[Path], points: list[int], total: int) -> None:
+        joins.append(list(points))
+        real_join(first, rest, points, total)
+
+    monkeypatch.setattr(mp3splice, "join", join)
+    return joins
+
+
 @pytest.mark.ffmpeg
 @pytest.mark.parametrize("parts_by", ["lameenc", "ffmpeg"])
 def test_parts_decode_like_one_encoder(tmp_path: Path, parts_by: str) -> None:
@@ -94,13 +107,10 @@ def test_parts_decode_like_one_encoder(tmp_path: Path, parts_by: str) -> None:
     with pytest.MonkeyPatch.context() as patch:
         _ffmpeg_only(patch)
         _encode(source, whole, jobs=1)  # the reference: one ffmpeg, no join
-    joins: list[list[int]] = []
-    real_join = mp3splice.join
     with pytest.MonkeyPatch.context() as patch:
         if parts_by == "ffmpeg":
             _ffmpeg_only(patch)
-        patch.setattr(mp3splice, "join", lambda first, rest, points, total: (joins.append(list(points)),
-                                                                               real_join(first, rest, points, total)))
+        joins = _recorded_joins(patch)
         _encode(source, parts, jobs=3)
     # Three parts, joined behind the Info frame of the one-frame file ffmpeg wrote.
     assert len(joins) == 1 and len(joins[0]) == 3 and joins[0][0] == 0
@@ -129,10 +139,7 @@ def test_parts_decode_like_one_encoder(tmp_path: Path, parts_by: str) -> None:
 def test_one_part_in_process_decodes_like_ffmpeg_alone(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     source = Bursts(40)  # too short to split: one in-process encoder behind ffmpeg's Info frame
     ours, reference = tmp_path / "ours.mp3", tmp_path / "ffmpeg.mp3"
-    joins: list[list[int]] = []
-    real_join = mp3splice.join
-    monkeypatch.setattr(mp3splice, "join", lambda first, rest, points, total: (joins.append(list(points)),
-                                                                                 real_join(first, rest, points, total)))
+    joins = _recorded_joins(monkeypatch)
     _encode(source, ours, jobs=4)
     assert joins == [[0]]
     _ffmpeg_only(monkeypatch)
@@ -160,12 +167,9 @@ def test_every_mpeg1_bitrate_is_joined_with_progress_counted_once(tmp_path: Path
     would not join, and everything was encoded again by one ffmpeg."""
     source = Bursts(130) if channels == 1 else StereoBursts(130)
     out = tmp_path / "out.mp3"
-    joins: list[list[int]] = []
     counted: list[int] = []
-    real_join = mp3splice.join
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(mp3splice, "join", lambda first, rest, points, total: (joins.append(list(points)),
-                                                                               real_join(first, rest, points, total)))
+        joins = _recorded_joins(patch)
         patch.setattr(encode, "_encode_one", lambda *a: pytest.fail("the join was refused: encoded again in one piece"))
         encode.write(source, out, encode.EncodeOptions("mp3", RATE, channels, bitrate), progress=counted.append, jobs=2)
     assert len(joins) == 1 and len(joins[0]) == 2
@@ -245,10 +249,8 @@ def test_a_disk_filling_up_while_joining_is_one_clear_error(tmp_path: Path) -> N
     with tmpfs(tmp_path / "small", "800k") as folder:
         out = folder / "session.mp3"
         out.write_bytes(b"the previous session")
-        joined: list[bool] = []
-        real_join = mp3splice.join
         with pytest.MonkeyPatch.context() as patch:
-            patch.setattr(mp3splice, "join", lambda *a: (joined.append(True), real_join(*a)))
+            joined = _recorded_joins(patch)
             with pytest.raises(OutputError, match="the disk is full"):
                 _encode(source, out, jobs=2)
         assert joined  # it failed in the join, not before

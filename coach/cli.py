@@ -42,7 +42,7 @@ def _speech_options(
     engine: str, voice: Optional[str], rate: Optional[int], volume: Optional[float],
     phrases: Optional[Path], language: Optional[str], cache_dir: Optional[Path], no_cache: bool,
 ):  # type: ignore[no-untyped-def]
-    from coach.model import Voice
+    from coach.routine.model import Voice
     from coach.session import SpeechOptions
 
     return SpeechOptions(
@@ -63,7 +63,8 @@ NoCacheOpt = typer.Option(False, "--no-cache", help="Do not read or write the sp
 
 
 def _prepare(routine_arg: Optional[str], options, quiet: bool = False):  # type: ignore[no-untyped-def]
-    from coach import loader, progress
+    from coach import progress
+    from coach.routine import loader
     from coach.session import prepare
 
     routine = loader.load(routine_arg)
@@ -104,10 +105,14 @@ def render(
     """Render a routine to one audio file (MP3 by default) with chapters, tags, cover and cue text."""
     from dataclasses import replace
 
-    from coach import encode, loader, progress
-    from coach.durations import format_clock
-    from coach.render import RenderOptions, check_render
-    from coach.render import render as render_file
+    from coach import progress
+
+    from coach.output import encode
+
+    from coach.routine import loader
+    from coach.routine.durations import format_clock
+    from coach.output.render import RenderOptions, check_render
+    from coach.output.render import render as render_file
 
     name = routine or "lower-back"
     stem = Path(name).stem if Path(name).suffix in (".yaml", ".yml") else Path(name).name
@@ -149,7 +154,7 @@ def script(
     from rich.console import Console
     from rich.table import Table
 
-    from coach.durations import format_stamp
+    from coach.routine.durations import format_stamp
 
     table = Table(title=f"{session.routine.title} — {format_stamp(session.timeline.duration_ms)}")
     table.add_column("time", justify="right")
@@ -165,8 +170,9 @@ def script(
 @app.command()
 def check(routine: Optional[str] = RoutineArg) -> None:
     """Validate a routine; print its total time, blocks and exercises."""
-    from coach import compiler, loader
-    from coach.durations import format_clock
+    from coach.plan import compiler
+    from coach.routine import loader
+    from coach.routine.durations import format_clock
 
     r = loader.load(routine)
     total = compiler.total_ms(r)
@@ -188,7 +194,8 @@ def phrases(
     book: Optional[Path] = PhrasesOpt,
 ) -> None:
     """Print the effective wording as a phrasebook YAML to edit and use with --phrases FILE."""
-    from coach import loader, phrasebooks
+    from coach.routine import loader
+    from coach.routine import phrasebooks
 
     typer.echo(phrasebooks.show(loader.load(routine) if routine else None, book, language), nl=False)
 
@@ -223,7 +230,7 @@ def say(
     cache_dir: Optional[Path] = CacheOpt, no_cache: bool = NoCacheOpt,
 ) -> None:
     """Hear a phrase (or one cue kind) with the current voice settings."""
-    from coach import audition
+    from coach.speech import audition
 
     options = _speech_options(engine, voice, rate, volume, phrases, language, cache_dir, no_cache)
     spoken = audition.say(text, options, output, kind=kind, exercise=exercise, device=device)
@@ -240,7 +247,11 @@ def play(
     cache_dir: Optional[Path] = CacheOpt, no_cache: bool = NoCacheOpt,
 ) -> None:
     """Play a routine live, hands-free: keys space pause, n next, p back, q quit."""
-    from coach import compiler, live, loader, player, playui
+    from coach.plan import compiler
+    from coach.live import sink as live
+    from coach.routine import loader
+    from coach.live import player
+    from coach.live import screen as playui
 
     r = loader.load(routine)
     player.check_start(r, compiler.total_ms(r), start)  # a bad --from fails before any speech is made
@@ -256,7 +267,7 @@ def play(
 @app.command()
 def devices() -> None:
     """List audio output devices for `coach play --device` and `coach say --device`."""
-    from coach import live
+    from coach.live import sink as live
 
     found = live.devices()
     for d in found:
@@ -272,7 +283,7 @@ def cache(
     cache_dir: Optional[Path] = CacheOpt,
 ) -> None:
     """Show the cache's size (speech clips, remembered mastering results), or clear it."""
-    from coach import mastering_cache
+    from coach.output import mastering_cache
     from coach.speech.cache import ClipCache, default_dir
 
     folder = cache_dir or default_dir()

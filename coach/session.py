@@ -9,16 +9,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from coach import compiler, phrasebooks
-from coach.mixdown import Mixdown
-from coach.model import Routine, Voice
-from coach.scheduler import Cue, Schedule, schedule
+from coach.plan import compiler
+
+from coach.routine import phrasebooks
+from coach.audio.mixdown import Mixdown
+from coach.routine.model import Routine, Voice
+from coach.plan.scheduler import Cue, Schedule, schedule
 from coach.speech.cache import ClipCache, default_dir
 from coach.speech.clip import Clip
 from coach.speech.engine import Engine, get_engine, resolve_voice
 from coach.speech.synth import synthesize_all
-from coach.timeline import Timeline
-from coach.wording import Phrasebook
+from coach.plan.timeline import Timeline
+from coach.routine.wording import Phrasebook
 
 Progress = Callable[[int, int], None]
 
@@ -63,7 +65,7 @@ class Session:
     def mastered_mixdown(self, rate: int) -> Mixdown:
         """The mixdown at the loudness a rendered file has (-16 LUFS, true peaks under -1 dBTP),
         every clip limited in advance: what `coach play` plays."""
-        from coach import loudness
+        from coach.audio import loudness
 
         mix, _ = loudness.master(self.mixdown(rate), margin_db=loudness.CODEC_MARGIN_DB["wav"])
         mix.prepare_clips()

@@ -28,8 +28,9 @@ from typing import Callable
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from coach import compiler, loader, phrasebooks  # noqa: E402
-from coach.durations import format_clock  # noqa: E402
+from coach.plan import compiler  # noqa: E402
+from coach.routine import loader, phrasebooks  # noqa: E402
+from coach.routine.durations import format_clock  # noqa: E402
 from coach.tools import ffmpeg_path  # noqa: E402
 
 RATE = 44100
@@ -92,7 +93,7 @@ def coach(*args: str) -> list[str]:
 
 def encoder_args() -> list[str]:
     """The MP3 encoder settings coach uses, read from coach itself so the floor follows them."""
-    from coach import encode
+    from coach.output import encode
 
     return [*encode.FORMATS["mp3"], "-b:a", BITRATE]
 
@@ -162,7 +163,7 @@ def max_rss(args: list[str], env: dict[str, str]) -> tuple[float, float]:
 PYDUB_PEER = """\
 import sys
 from pydub import AudioSegment
-from coach import loader
+from coach.routine import loader
 from coach.session import SpeechOptions, prepare
 from coach.tools import ffmpeg_path
 
@@ -235,7 +236,7 @@ NOTES = """\
 ## How it is measured
 
 - **Floor**: ffmpeg alone encodes digital silence as long as the session, read as raw PCM from a
-  file, with coach's own MP3 settings (`coach.encode.FORMATS["mp3"]`, 64 kbit/s, 44.1 kHz, mono).
+  file, with coach's own MP3 settings (`coach.output.encode.FORMATS["mp3"]`, 64 kbit/s, 44.1 kHz, mono).
   Nothing can render the session faster than its encoder can encode it.
 - **Reference, ffmpeg alone on the session's audio**: the rendered session decoded to raw PCM,
   then encoded by ffmpeg alone with the same settings. LAME spends more on speech than on

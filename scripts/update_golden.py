@@ -12,7 +12,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from coach import compiler, loader, phrasebooks  # noqa: E402
+from coach.plan import compiler  # noqa: E402
+from coach.routine import loader, phrasebooks  # noqa: E402
 
 
 def golden(path: Path) -> dict[str, object]:

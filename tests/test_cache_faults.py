@@ -13,8 +13,8 @@ from conftest import decode
 from mounts import remount_read_only, tmpfs
 from procs import ROUTINE, coach, leftovers
 
-from coach import loader
-from coach.model import Voice
+from coach.routine import loader
+from coach.routine.model import Voice
 from coach.session import SpeechOptions, prepare
 from coach.speech.cache import ClipCache
 from coach.speech.clip import Clip

@@ -16,7 +16,9 @@ import pytest
 from conftest import decode
 from procs import ROUTINE, command, env, leftovers
 
-from coach import compiler, loader
+from coach.plan import compiler
+
+from coach.routine import loader
 from coach.session import SpeechOptions, prepare
 from coach.speech.cache import ClipCache
 

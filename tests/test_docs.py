@@ -8,7 +8,7 @@ from pathlib import Path
 import typer.main
 
 from coach.cli import app
-from coach.wording import PLACEHOLDERS
+from coach.routine.wording import PLACEHOLDERS
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -101,7 +101,7 @@ def test_encoder_failing_to_start_leaves_no_temp_file(
     """In process, at the encoder itself: the render pipeline may call ffmpeg before it gets there."""
     import numpy as np
 
-    from coach import encode
+    from coach.output import encode
     from coach.errors import CoachError
 
     if encoder == "not-a-program":
@@ -120,7 +120,7 @@ def test_encoder_failing_to_start_leaves_no_temp_file(
 # ---- no audio device ----------------------------------------------------------------------
 
 def _sound_devices() -> list[object]:
-    live = pytest.importorskip("coach.live", reason="coach/live.py (the live sink) is not in this checkout")
+    live = pytest.importorskip("coach.live.sink", reason="coach/live/sink.py (the live sink) is not in this checkout")
     return list(live.devices())
 
 

@@ -24,11 +24,11 @@ import yaml
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from coach import loader
+from coach.routine import loader
 from coach.errors import CoachError
 from coach.session import Session, SpeechOptions, prepare
 from coach.speech.fake import FakeEngine
-from coach.wording import PLACEHOLDERS
+from coach.routine.wording import PLACEHOLDERS
 
 FAKE = FakeEngine()
 OPTIONS = SpeechOptions(engine="fake", no_cache=True, jobs=1)

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from coach import loader
-from coach.render import RenderOptions, render
+from coach.routine import loader
+from coach.output.render import RenderOptions, render
 from coach.session import SpeechOptions, prepare
 from conftest import decode, onsets
 
@@ -79,7 +79,7 @@ def test_mp3_decodes_to_the_timeline(write_routine, tmp_path: Path, fake_options
 @pytest.mark.slow
 def test_builtin_session_encoded_in_parts_decodes_to_the_timeline(tmp_path: Path, fake_options: SpeechOptions,
                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
-    from coach import mp3splice
+    from coach.output import mp3splice
 
     joins: list[list[int]] = []
     real_join = mp3splice.join
@@ -114,7 +114,7 @@ def test_real_engine_and_encoder_end_to_end(write_routine, tmp_path: Path) -> No
 
 
 def test_render_is_atomic_when_encoding_fails(write_routine, tmp_path: Path, fake_options, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    from coach import encode
+    from coach.output import encode
     from coach.errors import EncoderError
 
     out = tmp_path / "keep.mp3"
@@ -128,7 +128,7 @@ def test_render_is_atomic_when_encoding_fails(write_routine, tmp_path: Path, fak
 
 
 def test_live_mixdown_is_as_loud_as_a_rendered_file(fake_options: SpeechOptions) -> None:
-    from coach import loudness
+    from coach.audio import loudness
 
     session = prepare(loader.load(), fake_options)
     mastered = session.mastered_mixdown(44100)

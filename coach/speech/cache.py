@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from coach.model import Voice
+from coach.routine.model import Voice
 from coach.speech.clip import Clip
 
 FORMAT_VERSION = 1

@@ -6,9 +6,9 @@ from dataclasses import dataclass
 from typing import Callable, Protocol
 
 from coach.errors import EngineError
-from coach.model import Voice
+from coach.routine.model import Voice
 from coach.speech.clip import Clip
-from coach.wording import suggest
+from coach.routine.wording import suggest
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ import hashlib
 
 import numpy as np
 
-from coach.model import Voice
+from coach.routine.model import Voice
 from coach.speech.clip import Clip
 from coach.speech.engine import VoiceInfo
 

@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from coach.errors import EngineError, ToolMissing
-from coach.model import Voice
+from coach.routine.model import Voice
 from coach.speech.clip import Clip
 from coach.speech.engine import VoiceInfo
 

@@ -19,7 +19,7 @@ from typing import Callable, Iterable, Iterator
 
 from coach.errors import EngineError
 from coach.interrupts import ctrl_c_held
-from coach.model import Voice
+from coach.routine.model import Voice
 from coach.speech.cache import ClipCache, clip_key
 from coach.speech.clip import Clip
 from coach.speech.engine import Engine, get_engine

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from coach.model import Voice
+from coach.routine.model import Voice
 from coach.speech.cache import ClipCache, clip_key, decode, encode
 from coach.speech.clip import Clip
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from coach.errors import EngineError
-from coach.model import Voice
+from coach.routine.model import Voice
 from coach.speech.engine import get_engine, resolve_voice
 from coach.speech.fake import FakeEngine
 

@@ -1,0 +1,1 @@
+"""PCM from any position: mixdown, limiter, ducking, tones, music, loudness and mastering."""

@@ -1,0 +1,1 @@
+"""The live sink: the device sink, the player, the terminal screen."""

@@ -1,0 +1,1 @@
+"""The file sink: render, encode, MP3 splicing, tags, cover, chapters, subtitles, remembered mastering."""

@@ -1,0 +1,136 @@
+"""Mastering remembered: the settings a render ended with, so the next render of the same session
+encodes once and measures only the result.
+
+Keyed by a hash of everything mastering depends on: the clips' samples, where each cue and tone
+falls, the music files (path, size, modification time), the loudness options, the format and
+bitrate, the encoder binary, and VERSION (raise it when mastering changes). Files live in the
+clip cache folder under `mastering/`, written to a temporary name and renamed into place like
+the clips; an unreadable or damaged entry is simply mastered again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import re
+import tempfile
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from coach.audio.loudness import Loudness, Mastering
+from coach.audio.mixdown import MixSettings
+from coach.plan.scheduler import Cue
+from coach.speech.cache import TEMPORARY, files, size
+from coach.speech.clip import Clip
+from coach.audio.tones import Tone
+
+VERSION = 3
+FOLDER = "mastering"
+ENTRY = re.compile(r"[0-9a-f]{64}\.json")  # KEY.json, the only name an entry has
+
+
+def key(
+    cues: Sequence[Cue], clips: Mapping[str, Clip], tones: Sequence[Tone], music: Sequence[Path],
+    options: Mapping[str, object], encoder: str,
+) -> str:
+    digest = hashlib.sha256()
+    for speech in sorted(clips):
+        clip = clips[speech]
+        digest.update(json.dumps([speech, clip.rate]).encode("utf-8"))
+        digest.update(clip.samples.astype("<i2").tobytes())
+    shape = {
+        "version": VERSION,
+        "cues": [[c.start_ms, c.speech] for c in cues],
+        "tones": [[t.start_ms, t.sound] for t in tones],
+        "music": [_file_identity(p) for p in music],
+        "encoder": _file_identity(Path(encoder)),
+        "options": dict(options),
+    }
+    digest.update(json.dumps(shape, sort_keys=True, default=str).encode("utf-8"))
+    return digest.hexdigest()
+
+
+def _file_identity(path: Path) -> list[object]:
+    try:
+        stat = path.stat()
+        return [str(path.resolve()), stat.st_size, stat.st_mtime_ns]
+    except OSError:
+        return [str(path), None, None]
+
+
+@dataclass(frozen=True)
+class Remembered:
+    mastering: Mastering  # its settings: the ones the file was encoded with
+    sent: float  # LUFS of what was sent to the encoder
+    shift: float  # LU the encoder added to that (the file measured sent + shift)
+    # The encoded file as decoded and metered: the same settings give the same samples, so a
+    # warm render reports this instead of decoding and metering its file again.
+    measured: Loudness | None = None
+
+
+class MasteringCache:
+    """One session's remembered mastering in `folder` (None: remember nothing)."""
+
+    def __init__(self, folder: Path | None, key: str) -> None:
+        self.path = folder / FOLDER / f"{key}.json" if folder is not None else None
+
+    def get(self) -> Remembered | None:
+        if self.path is None:
+            return None
+        try:
+            data = json.loads(self.path.read_text(encoding="utf-8"))
+            mastering = Mastering(
+                settings=MixSettings(**data["settings"]),
+                voice=Loudness(**data["voice"]),
+                music=Loudness(**data["music"]) if data["music"] is not None else None,
+                mix=Loudness(**data["mix"]),
+                passes=int(data["passes"]),
+                slope=float(data["slope"]),
+            )
+            measured = Loudness(**data["measured"]) if data.get("measured") is not None else None
+            remembered = Remembered(mastering, float(data["sent"]), float(data["shift"]), measured)
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+        return remembered if math.isfinite(remembered.sent) and math.isfinite(remembered.shift) else None
+
+    def put(self, remembered: Remembered) -> None:
+        """Remember, best effort: a read-only or full cache only means mastering again next time."""
+        if self.path is None or not (math.isfinite(remembered.sent) and math.isfinite(remembered.shift)):
+            return
+        data = asdict(remembered.mastering)
+        measured = asdict(remembered.measured) if remembered.measured is not None else None
+        data.update(sent=remembered.sent, shift=remembered.shift, measured=measured)
+        tmp = None
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix=".", suffix=".part", dir=self.path.parent)
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                json.dump(data, handle)
+            os.replace(tmp, self.path)
+        except BaseException as exc:  # Ctrl-C mid-write too: no half entry left behind
+            if tmp:
+                Path(tmp).unlink(missing_ok=True)
+            if not isinstance(exc, OSError):
+                raise
+
+
+def stats(cache_folder: Path) -> tuple[int, int]:
+    """(remembered masterings in a cache folder, bytes on disk, leftover temporaries included)."""
+    entries = files(cache_folder / FOLDER, ENTRY)
+    return len(entries), size(entries + files(cache_folder / FOLDER, TEMPORARY))
+
+
+def clear(cache_folder: Path) -> int:
+    """Forget every remembered mastering in a cache folder, leftover temporaries too; returns how
+    many. Files the cache did not name are left where they are."""
+    entries = files(cache_folder / FOLDER, ENTRY)
+    for path in entries + files(cache_folder / FOLDER, TEMPORARY):
+        path.unlink(missing_ok=True)
+    try:
+        (cache_folder / FOLDER).rmdir()
+    except OSError:  # absent, or holding something else
+        pass
+    return len(entries)

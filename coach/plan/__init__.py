@@ -1,0 +1,1 @@
+"""Pure, integer milliseconds: the timeline, the compiler, the scheduler."""

@@ -1,0 +1,121 @@
+"""Place cue requests on the timeline using their real spoken lengths: no overlaps, priorities win.
+
+Cues are placed most important first. A fixed cue (countdown, go) starts exactly where asked or
+is dropped; any other cue takes the earliest free slot at or after its wished time inside its
+window, else the latest free slot before it. What cannot be placed is reported, never mangled.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections import Counter
+from dataclasses import dataclass
+from typing import Mapping
+
+from coach.routine.durations import format_stamp
+from coach.plan.timeline import CueRequest
+
+GAP_MS = 150  # silence kept between two cues so they do not run together
+
+
+@dataclass(frozen=True)
+class Cue:
+    """A placed cue: `start_ms` is when it becomes audible."""
+
+    start_ms: int
+    end_ms: int
+    kind: str
+    text: str
+    speech: str
+
+
+@dataclass(frozen=True)
+class Schedule:
+    cues: tuple[Cue, ...]
+    warnings: tuple[str, ...]
+
+
+class _Free:
+    """Occupied intervals, sorted, for finding free slots."""
+
+    def __init__(self) -> None:
+        self.starts: list[int] = []
+        self.ends: list[int] = []
+
+    def fits(self, start: int, end: int) -> bool:
+        i = bisect.bisect_left(self.starts, end + GAP_MS)
+        return i == 0 or self.ends[i - 1] + GAP_MS <= start
+
+    def add(self, start: int, end: int) -> None:
+        i = bisect.bisect_left(self.starts, start)
+        self.starts.insert(i, start)
+        self.ends.insert(i, end)
+
+    def candidates(self, low: int, high: int) -> list[int]:
+        """Start times worth trying in [low, high]: low itself and just after each cue ending there."""
+        i = bisect.bisect_left(self.ends, low - GAP_MS)
+        out = [low]
+        for end in self.ends[i:]:
+            if end + GAP_MS > high:
+                break
+            out.append(end + GAP_MS)
+        return out
+
+
+def schedule(requests: tuple[CueRequest, ...], lengths: Mapping[str, int], end_ms: int | None = None) -> Schedule:
+    """`lengths` maps a request's `speech` to its clip length in ms; no cue runs past `end_ms`."""
+    order = sorted(range(len(requests)), key=lambda i: (-requests[i].priority, requests[i].at_ms, i))
+    free = _Free()
+    placed: list[Cue] = []
+    warnings: list[str] = []
+    tips_spoken: Counter[str] = Counter()
+    tip_groups: dict[str, CueRequest] = {}
+    for i in order:
+        req = requests[i]
+        if req.said_by and any(c.kind == req.said_by for c in placed):
+            continue  # placed earlier (same priority, earlier request) and says this already
+        length = lengths[req.speech]
+        start = _place(req, length, free, end_ms)
+        if req.kind == "tip":
+            tip_groups.setdefault(req.group, req)
+        if start is None:
+            if req.kind != "tip" and length > 0:
+                warnings.append(
+                    f"{format_stamp(req.at_ms)} dropped `{req.kind}` cue {req.text!r}: no room "
+                    f"({length / 1000:.1f} s of speech, higher-priority cues or the segment end in the way)"
+                )
+            continue
+        if length == 0:
+            continue
+        free.add(start, start + length)
+        placed.append(Cue(start, start + length, req.kind, req.text, req.speech))
+        if req.kind == "tip":
+            tips_spoken[req.group] += 1
+    for group, req in tip_groups.items():
+        if not tips_spoken[group]:
+            warnings.append(f"tip never spoken, no free time in its exercise: {req.text!r}")
+    placed.sort(key=lambda c: c.start_ms)
+    return Schedule(tuple(placed), tuple(warnings))
+
+
+def _place(req: CueRequest, length: int, free: _Free, end_ms: int | None) -> int | None:
+    if req.fixed:
+        # Countdown and go are short and must be on time: they may run past their window's end,
+        # but not past the session's (a `go` as the last work ends with no outro after it).
+        at = req.at_ms
+        if end_ms is not None and at + length > end_ms:
+            return None
+        return at if at >= req.window_start_ms and free.fits(at, at + length) else None
+    latest = req.window_end_ms - length
+    if latest < req.window_start_ms:
+        return None
+    wished = min(max(req.at_ms, req.window_start_ms), latest)
+    for start in free.candidates(wished, latest):
+        if start <= latest and free.fits(start, start + length):
+            return start
+    # Nothing at or after the wished time: the latest free slot before it.
+    for start in reversed(free.candidates(req.window_start_ms, wished)):
+        start = min(start, wished)
+        if free.fits(start, start + length):
+            return start
+    return None

@@ -1,0 +1,1 @@
+"""What the user writes: the routine model, located YAML, the loader, wording and phrasebooks."""

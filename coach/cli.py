@@ -6,7 +6,7 @@ import json
 import sys
 import warnings
 from pathlib import Path
-from typing import Optional, TextIO
+from typing import TextIO
 
 import typer
 
@@ -39,8 +39,8 @@ def _root(
 
 
 def _speech_options(
-    engine: str, voice: Optional[str], rate: Optional[int], volume: Optional[float],
-    phrases: Optional[Path], language: Optional[str], cache_dir: Optional[Path], no_cache: bool,
+    engine: str, voice: str | None, rate: int | None, volume: float | None,
+    phrases: Path | None, language: str | None, cache_dir: Path | None, no_cache: bool,
 ):  # type: ignore[no-untyped-def]
     from coach.routine.model import Voice
     from coach.session import SpeechOptions
@@ -62,7 +62,7 @@ CacheOpt = typer.Option(None, "--cache-dir", envvar="COACH_CACHE_DIR", help="Cac
 NoCacheOpt = typer.Option(False, "--no-cache", help="Do not read or write the speech clip cache.")
 
 
-def _prepare(routine_arg: Optional[str], options, quiet: bool = False):  # type: ignore[no-untyped-def]
+def _prepare(routine_arg: str | None, options, quiet: bool = False):  # type: ignore[no-untyped-def]
     from coach import progress
     from coach.routine import loader
     from coach.session import prepare
@@ -81,24 +81,25 @@ def _count(n: int, noun: str) -> str:
 
 @app.command()
 def render(
-    routine: Optional[str] = RoutineArg,
-    output: Optional[Path] = typer.Option(None, "-o", "--output", help="Output file (default: ROUTINE.mp3 here)."),
-    format: Optional[str] = typer.Option(None, "--format", help="mp3 (default), m4a, ogg or wav; default from the output's extension."),
-    bitrate: Optional[str] = typer.Option(None, "--bitrate", help="Encoder bitrate, e.g. 96k (default: 64k voice only, 128k with music)."),
+    routine: str | None = RoutineArg,
+    output: Path | None = typer.Option(None, "-o", "--output", help="Output file (default: ROUTINE.mp3 here)."),
+    format: str | None = typer.Option(None, "--format", help="mp3 (default), m4a, ogg or wav; default from the output's extension."),
+    bitrate: str | None = typer.Option(None, "--bitrate", help="Encoder bitrate, e.g. 96k (default: 64k voice only, 128k with music)."),
     sample_rate: int = typer.Option(44100, "--sample-rate", help="Sample rate in Hz.", min=8000, max=96000),
     chapters: str = typer.Option("exercise", "--chapters", help="Chapters: exercise (each side and round), block, or none."),
-    cover: Optional[Path] = typer.Option(None, "--cover", help="Cover image (JPEG or PNG; default: one drawn from the routine)."),
-    subtitles: Optional[str] = typer.Option(None, "--subtitles", help="Also write the cue text beside the audio: vtt, srt, lrc (comma-separated)."),
+    cover: Path | None = typer.Option(None, "--cover", help="Cover image (JPEG or PNG; default: one drawn from the routine)."),
+    subtitles: str | None = typer.Option(
+        None, "--subtitles", help="Also write the cue text beside the audio: vtt, srt, lrc (comma-separated)."),
     loudness: float = typer.Option(-16.0, "--loudness", help="Target integrated loudness in LUFS.", min=-40.0, max=-6.0),
-    music: Optional[Path] = typer.Option(None, "--music", help="Music under the session: an audio file, or a folder played in name order."),
+    music: Path | None = typer.Option(None, "--music", help="Music under the session: an audio file, or a folder played in name order."),
     music_level: float = typer.Option(-18.0, "--music-level", help="Music loudness relative to the voice, in dB.", min=-60.0, max=0.0),
     duck: float = typer.Option(12.0, "--duck", help="How far the music dips under speech, in dB.", min=0.0, max=60.0),
     beeps: bool = typer.Option(False, "--beeps", help="Pips on the countdown and a tone on go."),
     marks: bool = typer.Option(False, "--marks", help="A soft tone where each work and rest starts."),
-    engine: str = EngineOpt, voice: Optional[str] = VoiceOpt, rate: Optional[int] = RateOpt,
-    volume: Optional[float] = VolumeOpt, phrases: Optional[Path] = PhrasesOpt, language: Optional[str] = LanguageOpt,
-    cache_dir: Optional[Path] = CacheOpt, no_cache: bool = NoCacheOpt,
-    jobs: Optional[int] = typer.Option(None, "-j", "--jobs", min=1, max=64,
+    engine: str = EngineOpt, voice: str | None = VoiceOpt, rate: int | None = RateOpt,
+    volume: float | None = VolumeOpt, phrases: Path | None = PhrasesOpt, language: str | None = LanguageOpt,
+    cache_dir: Path | None = CacheOpt, no_cache: bool = NoCacheOpt,
+    jobs: int | None = typer.Option(None, "-j", "--jobs", min=1, max=64,
                                        help="Processes for speech and MP3 encoding (default: one per core, at most 4)."),
     quiet: bool = typer.Option(False, "-q", "--quiet", help="No progress or summary."),
 ) -> None:
@@ -106,13 +107,11 @@ def render(
     from dataclasses import replace
 
     from coach import progress
-
     from coach.output import encode
-
-    from coach.routine import loader
-    from coach.routine.durations import format_clock
     from coach.output.render import RenderOptions, check_render
     from coach.output.render import render as render_file
+    from coach.routine import loader
+    from coach.routine.durations import format_clock
 
     name = routine or "lower-back"
     stem = Path(name).stem if Path(name).suffix in (".yaml", ".yml") else Path(name).name
@@ -140,11 +139,11 @@ def render(
 
 @app.command()
 def script(
-    routine: Optional[str] = RoutineArg,
+    routine: str | None = RoutineArg,
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
-    engine: str = EngineOpt, voice: Optional[str] = VoiceOpt, rate: Optional[int] = RateOpt,
-    volume: Optional[float] = VolumeOpt, phrases: Optional[Path] = PhrasesOpt, language: Optional[str] = LanguageOpt,
-    cache_dir: Optional[Path] = CacheOpt, no_cache: bool = NoCacheOpt,
+    engine: str = EngineOpt, voice: str | None = VoiceOpt, rate: int | None = RateOpt,
+    volume: float | None = VolumeOpt, phrases: Path | None = PhrasesOpt, language: str | None = LanguageOpt,
+    cache_dir: Path | None = CacheOpt, no_cache: bool = NoCacheOpt,
 ) -> None:
     """Show the cue sheet: when each cue is spoken, its kind and its words."""
     session = _prepare(routine, _speech_options(engine, voice, rate, volume, phrases, language, cache_dir, no_cache), as_json)
@@ -168,7 +167,7 @@ def script(
 
 
 @app.command()
-def check(routine: Optional[str] = RoutineArg) -> None:
+def check(routine: str | None = RoutineArg) -> None:
     """Validate a routine; print its total time, blocks and exercises."""
     from coach.plan import compiler
     from coach.routine import loader
@@ -187,22 +186,21 @@ def check(routine: Optional[str] = RoutineArg) -> None:
 
 @app.command()
 def phrases(
-    routine: Optional[str] = typer.Argument(
+    routine: str | None = typer.Argument(
         None, help="Show the wording for this routine (file or built-in name), its `cues:` applied.", show_default=False
     ),
-    language: Optional[str] = LanguageOpt,
-    book: Optional[Path] = PhrasesOpt,
+    language: str | None = LanguageOpt,
+    book: Path | None = PhrasesOpt,
 ) -> None:
     """Print the effective wording as a phrasebook YAML to edit and use with --phrases FILE."""
-    from coach.routine import loader
-    from coach.routine import phrasebooks
+    from coach.routine import loader, phrasebooks
 
     typer.echo(phrasebooks.show(loader.load(routine) if routine else None, book, language), nl=False)
 
 
 @app.command()
 def voices(
-    language: Optional[str] = typer.Option(None, "--language", help="Only voices for this language (e.g. es)."),
+    language: str | None = typer.Option(None, "--language", help="Only voices for this language (e.g. es)."),
     engine: str = EngineOpt,
 ) -> None:
     """List the voices the speech engine offers."""
@@ -211,7 +209,7 @@ def voices(
     found = get_engine(engine).voices()
     if language:
         lang = language.lower()
-        found = [v for v in found if any(l.lower() == lang or l.lower().split("-")[0] == lang for l in v.languages)]
+        found = [v for v in found if any(lang_tag.lower() == lang or lang_tag.lower().split("-")[0] == lang for lang_tag in v.languages)]
     for v in found:
         typer.echo(f"{v.id.rsplit('/', 1)[-1]:<16} {v.name:<36} {', '.join(v.languages)}")
     if not found:
@@ -220,14 +218,14 @@ def voices(
 
 @app.command()
 def say(
-    text: Optional[str] = typer.Argument(None, help="The words to speak."),
-    output: Optional[Path] = typer.Option(None, "-o", "--output", help="Write a WAV file instead of playing."),
-    kind: Optional[str] = typer.Option(None, "--kind", help="Speak one cue kind's wording instead of TEXT."),
+    text: str | None = typer.Argument(None, help="The words to speak."),
+    output: Path | None = typer.Option(None, "-o", "--output", help="Write a WAV file instead of playing."),
+    kind: str | None = typer.Option(None, "--kind", help="Speak one cue kind's wording instead of TEXT."),
     exercise: str = typer.Option("Plank to bear", "--exercise", help="Exercise name for --kind."),
-    device: Optional[str] = typer.Option(None, "--device", help="Output device (see `coach devices`), or null."),
-    engine: str = EngineOpt, voice: Optional[str] = VoiceOpt, rate: Optional[int] = RateOpt,
-    volume: Optional[float] = VolumeOpt, phrases: Optional[Path] = PhrasesOpt, language: Optional[str] = LanguageOpt,
-    cache_dir: Optional[Path] = CacheOpt, no_cache: bool = NoCacheOpt,
+    device: str | None = typer.Option(None, "--device", help="Output device (see `coach devices`), or null."),
+    engine: str = EngineOpt, voice: str | None = VoiceOpt, rate: int | None = RateOpt,
+    volume: float | None = VolumeOpt, phrases: Path | None = PhrasesOpt, language: str | None = LanguageOpt,
+    cache_dir: Path | None = CacheOpt, no_cache: bool = NoCacheOpt,
 ) -> None:
     """Hear a phrase (or one cue kind) with the current voice settings."""
     from coach.speech import audition
@@ -239,19 +237,19 @@ def say(
 
 @app.command()
 def play(
-    routine: Optional[str] = RoutineArg,
-    start: Optional[str] = typer.Option(None, "--from", help='Start at an exercise ("Plank to bear") or a time (5:30).'),
-    device: Optional[str] = typer.Option(None, "--device", help="Output device (see `coach devices`), or null."),
-    engine: str = EngineOpt, voice: Optional[str] = VoiceOpt, rate: Optional[int] = RateOpt,
-    volume: Optional[float] = VolumeOpt, phrases: Optional[Path] = PhrasesOpt, language: Optional[str] = LanguageOpt,
-    cache_dir: Optional[Path] = CacheOpt, no_cache: bool = NoCacheOpt,
+    routine: str | None = RoutineArg,
+    start: str | None = typer.Option(None, "--from", help='Start at an exercise ("Plank to bear") or a time (5:30).'),
+    device: str | None = typer.Option(None, "--device", help="Output device (see `coach devices`), or null."),
+    engine: str = EngineOpt, voice: str | None = VoiceOpt, rate: int | None = RateOpt,
+    volume: float | None = VolumeOpt, phrases: Path | None = PhrasesOpt, language: str | None = LanguageOpt,
+    cache_dir: Path | None = CacheOpt, no_cache: bool = NoCacheOpt,
 ) -> None:
     """Play a routine live, hands-free: keys space pause, n next, p back, q quit."""
-    from coach.plan import compiler
-    from coach.live import sink as live
-    from coach.routine import loader
     from coach.live import player
     from coach.live import screen as playui
+    from coach.live import sink as live
+    from coach.plan import compiler
+    from coach.routine import loader
 
     r = loader.load(routine)
     player.check_start(r, compiler.total_ms(r), start)  # a bad --from fails before any speech is made
@@ -280,7 +278,7 @@ def devices() -> None:
 @app.command()
 def cache(
     clear: bool = typer.Option(False, "--clear", help="Delete every cached clip and remembered mastering result."),
-    cache_dir: Optional[Path] = CacheOpt,
+    cache_dir: Path | None = CacheOpt,
 ) -> None:
     """Show the cache's size (speech clips, remembered mastering results), or clear it."""
     from coach.output import mastering_cache

@@ -5,22 +5,21 @@ The CLI and the player call these; each step lives in its own module.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
-from coach.plan import compiler
-
-from coach.routine import phrasebooks
 from coach.audio.mixdown import Mixdown
-from coach.routine.model import Routine, Voice
+from coach.plan import compiler
 from coach.plan.scheduler import Cue, Schedule, schedule
+from coach.plan.timeline import Timeline
+from coach.routine import phrasebooks
+from coach.routine.model import Routine, Voice
+from coach.routine.wording import Phrasebook
 from coach.speech.cache import ClipCache, default_dir
 from coach.speech.clip import Clip
 from coach.speech.engine import Engine, get_engine, resolve_voice
 from coach.speech.synth import synthesize_all
-from coach.plan.timeline import Timeline
-from coach.routine.wording import Phrasebook
 
 Progress = Callable[[int, int], None]
 

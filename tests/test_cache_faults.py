@@ -4,8 +4,8 @@ again, and a cache that cannot be written costs a warning, never the render."""
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import pytest

@@ -39,7 +39,8 @@ def test_check(write_routine) -> None:  # type: ignore[no-untyped-def]
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ("title: T\nblocks:\n  - name: B\n    exercises: [{name: X, wrok: 3s}]\n", ":4: unknown key `wrok` in exercise `X` of block 1 (did you mean `work`?)"),
+        ("title: T\nblocks:\n  - name: B\n    exercises: [{name: X, wrok: 3s}]\n",
+         ":4: unknown key `wrok` in exercise `X` of block 1 (did you mean `work`?)"),
         ("title: [\n", ":2: YAML syntax error"),
         ("", ": file is empty"),
     ],

@@ -17,7 +17,6 @@ from conftest import decode
 from procs import ROUTINE, command, env, leftovers
 
 from coach.plan import compiler
-
 from coach.routine import loader
 from coach.session import SpeechOptions, prepare
 from coach.speech.cache import ClipCache

@@ -9,8 +9,8 @@ from __future__ import annotations
 import os
 import stat
 import sys
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 from mounts import remount_read_only, tmpfs
@@ -101,8 +101,8 @@ def test_encoder_failing_to_start_leaves_no_temp_file(
     """In process, at the encoder itself: the render pipeline may call ffmpeg before it gets there."""
     import numpy as np
 
-    from coach.output import encode
     from coach.errors import CoachError
+    from coach.output import encode
 
     if encoder == "not-a-program":
         program = tmp_path / "ffmpeg"

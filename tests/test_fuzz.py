@@ -14,21 +14,22 @@ import os
 import resource
 import signal
 import tracemalloc
+from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 import yaml
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from coach.routine import loader
 from coach.errors import CoachError
+from coach.routine import loader
+from coach.routine.wording import PLACEHOLDERS
 from coach.session import Session, SpeechOptions, prepare
 from coach.speech.fake import FakeEngine
-from coach.routine.wording import PLACEHOLDERS
 
 FAKE = FakeEngine()
 OPTIONS = SpeechOptions(engine="fake", no_cache=True, jobs=1)

@@ -6,11 +6,11 @@ import json
 from pathlib import Path
 
 import pytest
-
-from coach.routine import loader
-from coach.output.render import RenderOptions, render
-from coach.session import SpeechOptions, prepare
 from conftest import decode, onsets
+
+from coach.output.render import RenderOptions, render
+from coach.routine import loader
+from coach.session import SpeechOptions, prepare
 
 SHORT = """\
 title: Short
@@ -114,8 +114,8 @@ def test_real_engine_and_encoder_end_to_end(write_routine, tmp_path: Path) -> No
 
 
 def test_render_is_atomic_when_encoding_fails(write_routine, tmp_path: Path, fake_options, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    from coach.output import encode
     from coach.errors import EncoderError
+    from coach.output import encode
 
     out = tmp_path / "keep.mp3"
     out.write_bytes(b"previous session")

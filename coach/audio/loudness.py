@@ -32,9 +32,9 @@ from typing import IO
 import numpy as np
 
 from coach.audio import limiter
-from coach.errors import EncoderError
 from coach.audio.mixdown import FULL_SCALE, Mixdown, MixSettings
 from coach.audio.music import MusicBed
+from coach.errors import EncoderError
 from coach.tools import ffmpeg_path
 
 TARGET_LUFS = -16.0

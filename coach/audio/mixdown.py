@@ -22,9 +22,9 @@ import numpy as np
 from coach.audio.ducking import Ducking
 from coach.audio.limiter import Limiter
 from coach.audio.music import MusicBed
+from coach.audio.tones import Tone, synthesize
 from coach.plan.scheduler import Cue
 from coach.speech.clip import Clip
-from coach.audio.tones import Tone, synthesize
 
 PEAK_DBFS = -1.0
 FULL_SCALE = 32768.0

@@ -10,6 +10,7 @@ like the mixdown's; sequential reads (the file sink) never restart a decoder.
 from __future__ import annotations
 
 import bisect
+import io
 import queue
 import re
 import subprocess
@@ -18,6 +19,7 @@ import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 
@@ -221,7 +223,7 @@ def _pump(proc: subprocess.Popen[bytes], out: queue.Queue[bytes | None], stop: t
     assert proc.stdout is not None
     try:
         while not stop.is_set():
-            data = proc.stdout.read1(READ_FRAMES * CHANNELS * 4)
+            data = cast(io.BufferedReader, proc.stdout).read1(READ_FRAMES * CHANNELS * 4)
             if not data:
                 break
             out.put(data)
@@ -296,9 +298,9 @@ class MusicBed:
                     gain[tail] *= np.sin(0.5 * np.pi * (play.length - t[tail] - 0.5) / play.fade_out)
                 out[a - start : b - start] += audio * gain[:, None].astype(np.float32)
         if self.fade_out and hi > self.frames - self.fade_out:
-            t = np.arange(lo, hi)
-            tail = t >= self.frames - self.fade_out
-            ramp = np.sin(0.5 * np.pi * (self.frames - t[tail] - 0.5) / self.fade_out)
+            at = np.arange(lo, hi)
+            tail = at >= self.frames - self.fade_out
+            ramp = np.sin(0.5 * np.pi * (self.frames - at[tail] - 0.5) / self.fade_out)
             out[lo - start : hi - start][tail] *= ramp[:, None].astype(np.float32)
         return out
 

@@ -13,12 +13,12 @@ from enum import Enum
 
 import numpy as np
 
-from coach.routine.durations import format_clock, parse_duration
-from coach.errors import StartError
 from coach.audio.mixdown import Mixdown
+from coach.errors import StartError
+from coach.routine.durations import format_clock, parse_duration
 from coach.routine.model import Routine
-from coach.session import Session
 from coach.routine.wording import suggest
+from coach.session import Session
 
 BACK_AGAIN_MS = 3000  # `back` this soon after an exercise's start goes to the one before
 ANNOUNCEMENTS = ("block", "round", "next")  # cues that introduce the exercise after them

@@ -13,8 +13,9 @@ import signal
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import IO, Iterator
+from typing import IO
 
 from rich.align import Align
 from rich.console import Console, Group, RenderableType
@@ -23,10 +24,10 @@ from rich.progress_bar import ProgressBar
 from rich.table import Table
 from rich.text import Text
 
-from coach.routine.durations import format_clock
 from coach.errors import DeviceError
-from coach.live.sink import Sink
 from coach.live.player import Player, Status
+from coach.live.sink import Sink
+from coach.routine.durations import format_clock
 from coach.session import Session
 
 TICK_MS = 100  # how often the display looks at the position when no key is pressed
@@ -95,7 +96,7 @@ def view(status: Status, title: str) -> RenderableType:
         if status.kind == "switch" and status.side:
             coming = f"{status.side} side"
     else:
-        coming = status.exercise if status.kind != "outro" else ""
+        coming = (status.exercise or "") if status.kind != "outro" else ""
     left = 0 if status.finished else status.left_ms
 
     bar = Table.grid(expand=True, padding=(0, 1))
@@ -147,7 +148,7 @@ class Keys:
         self._fd: int | None = None
         self._saved: list | None = None  # type: ignore[type-arg]
 
-    def __enter__(self) -> "Keys":
+    def __enter__(self) -> Keys:
         try:
             import termios
             import tty

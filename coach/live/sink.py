@@ -12,8 +12,8 @@ import os
 import sys
 import threading
 import time
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass
-from typing import Callable, Generator, Iterator
 
 import numpy as np
 
@@ -152,7 +152,7 @@ class Sink:
                 raise DeviceError(what, NO_DEVICE_HINT) from None
         self.name = chosen["name"] if chosen else f"default ({self._device.backend})"
 
-    def __enter__(self) -> "Sink":
+    def __enter__(self) -> Sink:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from coach.routine.durations import format_clock
 from coach.errors import MediaError
+from coach.routine.durations import format_clock
 from coach.routine.model import Routine
 
 SIZE = 1000

@@ -22,9 +22,9 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from coach.output import mp3splice
 from coach.errors import EncoderError, OutputError
 from coach.interrupts import ctrl_c_held
+from coach.output import mp3splice
 from coach.tools import ffmpeg_path
 
 FORMATS = {

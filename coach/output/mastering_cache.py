@@ -22,10 +22,10 @@ from pathlib import Path
 
 from coach.audio.loudness import Loudness, Mastering
 from coach.audio.mixdown import MixSettings
+from coach.audio.tones import Tone
 from coach.plan.scheduler import Cue
 from coach.speech.cache import TEMPORARY, files, size
 from coach.speech.clip import Clip
-from coach.audio.tones import Tone
 
 VERSION = 3
 FOLDER = "mastering"

@@ -20,18 +20,15 @@ from pathlib import Path
 
 import numpy as np
 
+from coach.audio import loudness as meter
+from coach.audio import music, tones
+from coach.audio.mixdown import FULL_SCALE, Mixdown
+from coach.errors import CoachError, OutputError
 from coach.output import chapters as chapter_list
 from coach.output import cover as covers
-from coach.output import encode
-from coach.audio import music
-from coach.output import subtitles
-from coach.output import tags
-from coach.audio import tones
-from coach.audio import loudness as meter
-from coach.errors import CoachError, OutputError
+from coach.output import encode, subtitles, tags
 from coach.output.mastering_cache import MasteringCache, Remembered
 from coach.output.mastering_cache import key as mastering_key
-from coach.audio.mixdown import FULL_SCALE, Mixdown
 from coach.session import Session
 from coach.tools import ffmpeg_path
 

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import string
-
 from collections import Counter
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from typing import Iterator
 
-from coach.routine.model import Block, Exercise, Routine
 from coach.plan.timeline import CueRequest, Priority, Segment, Timeline
+from coach.routine.model import Block, Exercise, Routine
 from coach.routine.wording import Phrasebook
 
 COUNTDOWN_FROM = 3
@@ -91,7 +90,7 @@ class _Builder:
         at: int,
         window: tuple[int, int],
         priority: Priority,
-        context: dict[str, object],
+        context: Mapping[str, object],
         exercise: Exercise | None = None,
         fixed: bool = False,
         group: str = "",
@@ -129,7 +128,7 @@ class _Builder:
         routine = self.routine
         all_steps = list(steps(routine))
         self.segment(routine.lead_in_ms, "lead_in")
-        intro = {"blocks": self.book.number(len(routine.blocks))}
+        intro: dict[str, object] = {"blocks": self.book.number(len(routine.blocks))}
         if all_steps:
             first_context = self.exercise_context(all_steps[0], None)
             intro.update(next=first_context["exercise"], work=first_context["work"])

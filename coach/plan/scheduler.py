@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import bisect
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Mapping
 
-from coach.routine.durations import format_stamp
 from coach.plan.timeline import CueRequest
+from coach.routine.durations import format_stamp
 
 GAP_MS = 150  # silence kept between two cues so they do not run together
 

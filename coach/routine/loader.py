@@ -210,7 +210,7 @@ def _exercise(doc: Doc, node: yaml.Node, what: str, defaults: dict[str, int]) ->
     if "reps" in keys:
         work = reps * tempo if reps is not None and tempo is not None else None
         if work is not None and work > 12 * HOUR_MS:
-            doc.error(keys["reps"], f"{label}: {reps} reps at {tempo / 1000:g}s each is over 12 hours")
+            doc.error(keys["reps"], f"{label}: {reps} reps at {(tempo or 0) / 1000:g}s each is over 12 hours")
             work = None
     elif "work" in keys:
         work = doc.duration(keys["work"], f"{label}: `work`", 1000, 12 * HOUR_MS)

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Mapping
 
 # A cue's wording: alternatives to rotate through; an empty tuple silences the cue kind.
 Templates = Mapping[str, tuple[str, ...]]
@@ -15,7 +15,7 @@ class Voice:
     rate: int | None = None
     volume: float | None = None
 
-    def merged(self, other: "Voice") -> "Voice":
+    def merged(self, other: Voice) -> Voice:
         """Settings of `other` win where given."""
         return Voice(
             name=other.name if other.name is not None else self.name,

@@ -10,20 +10,29 @@ language picks the built-in book that fills in whatever the file leaves out.
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass, replace
 import functools
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
 from importlib import resources
 from pathlib import Path
 from types import MappingProxyType
-from typing import Mapping
 
 import yaml
 
 from coach.errors import CoachError, RoutineError
 from coach.routine.loader import read_templates
 from coach.routine.model import Routine
-from coach.routine.wording import CUE_KINDS, MEANING, PLACEHOLDERS, UNIT_WORDS, WHEN, Phrasebook, check_template, suggest
+from coach.routine.wording import (
+    CUE_KINDS,
+    MEANING,
+    PLACEHOLDERS,
+    UNIT_WORDS,
+    WHEN,
+    Phrasebook,
+    check_template,
+    suggest,
+)
 from coach.routine.yamlnodes import Doc, compose, read_text
 
 BOOK_KEYS = ("language", "voice", "cues", "units", "numbers", "lexicon")
@@ -51,7 +60,7 @@ def builtin(language: str) -> Phrasebook:
     return _builtin_book(base)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _builtin_book(base: str) -> Phrasebook:
     """A built-in book, parsed once per process (Phrasebook is immutable)."""
     text = (resources.files("coach.routine") / "phrases" / f"{base}.yaml").read_text(encoding="utf-8")
@@ -194,7 +203,8 @@ def _base(lang: str, user: Phrasebook | None, routine: Routine, flag: str | None
         message += f"; the phrasebook leaves out {', '.join(gaps[:4])}{' ...' if len(gaps) > 4 else ''}"
         hint = f"give them all (start from `coach phrases > FILE`), or use a built-in language: {known}"
     else:
-        hint = suggest(base_language(lang), languages()) or f"built-in languages: {known}; or give a complete phrasebook with --phrases FILE"
+        hint = suggest(base_language(lang), languages()) or (
+            f"built-in languages: {known}; or give a complete phrasebook with --phrases FILE")
     if flag:
         raise CoachError(f"--language: {message}", hint)
     if user is not None and user.language:

@@ -5,10 +5,10 @@ from __future__ import annotations
 import difflib
 import re
 import string
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from types import MappingProxyType
-from typing import Mapping
 
 from coach.errors import RoutineError
 
@@ -139,12 +139,12 @@ class Phrasebook:
     lexicon: Mapping[str, str] = field(default_factory=dict)
     source: str = ""
 
-    def with_templates(self, overrides: Mapping[str, tuple[str, ...]]) -> "Phrasebook":
+    def with_templates(self, overrides: Mapping[str, tuple[str, ...]]) -> Phrasebook:
         merged = dict(self.templates)
         merged.update(overrides)
         return Phrasebook(self.language, MappingProxyType(merged), self.units, self.voice, self.numbers, self.lexicon, self.source)
 
-    def layered(self, top: "Phrasebook") -> "Phrasebook":
+    def layered(self, top: Phrasebook) -> Phrasebook:
         """A book where `top` wins wherever it says something."""
         templates = dict(self.templates)
         templates.update(top.templates)

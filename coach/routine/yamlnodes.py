@@ -7,13 +7,14 @@ alias bomb is rejected after a bounded amount of work instead of eating memory.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator, NoReturn
+from typing import Any, NoReturn
 
 import yaml
 
-from coach.routine.durations import parse_duration
 from coach.errors import RoutineError, RoutineErrors
+from coach.routine.durations import parse_duration
 from coach.routine.wording import suggest
 
 MAX_FILE_BYTES = 1_000_000

@@ -7,10 +7,10 @@ from pathlib import Path
 
 from coach.errors import CoachError
 from coach.routine.model import Routine
+from coach.routine.wording import CUE_KINDS, PLACEHOLDERS, suggest
 from coach.session import SpeechOptions, cache_for, open_engine, voice_for, wording
 from coach.speech.cache import clip_key
 from coach.speech.engine import resolve_voice
-from coach.routine.wording import CUE_KINDS, PLACEHOLDERS, suggest
 
 SAMPLE_CONTEXT = {
     "title": "Lower-Back Strength", "total": 960_000, "block": "Strength", "round": 2, "rounds": 3,

@@ -18,13 +18,13 @@ class Clip:
     def duration_ms(self) -> int:
         return len(self.samples) * 1000 // self.rate
 
-    def trimmed(self) -> "Clip":
+    def trimmed(self) -> Clip:
         loud = np.flatnonzero(np.abs(self.samples.astype(np.int32)) > SILENCE_THRESHOLD)
         if loud.size == 0:
             return Clip(self.samples[:0], self.rate)
         return Clip(self.samples[loud[0] : loud[-1] + 1].copy(), self.rate)
 
-    def resampled(self, rate: int) -> "Clip":
+    def resampled(self, rate: int) -> Clip:
         """Linear resampling: plenty for speech, and exact in length."""
         if rate == self.rate or len(self.samples) == 0:
             return Clip(self.samples, rate) if rate == self.rate else Clip(self.samples[:0], rate)

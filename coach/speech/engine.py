@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable, Protocol
+from typing import Protocol
 
 from coach.errors import EngineError
 from coach.routine.model import Voice
-from coach.speech.clip import Clip
 from coach.routine.wording import suggest
+from coach.speech.clip import Clip
 
 
 @dataclass(frozen=True)

@@ -13,9 +13,9 @@ import os
 import signal
 import threading
 import time
+from collections.abc import Callable, Generator, Iterable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from typing import Callable, Iterable, Iterator
 
 from coach.errors import EngineError
 from coach.interrupts import ctrl_c_held
@@ -61,7 +61,7 @@ def synthesize_all(
     return clips
 
 
-def _synthesize(texts: list[str], engine: Engine, voice: Voice, jobs: int) -> Iterator[tuple[str, Clip]]:
+def _synthesize(texts: list[str], engine: Engine, voice: Voice, jobs: int) -> Generator[tuple[str, Clip], None, None]:
     if jobs <= 1 or len(texts) < PARALLEL_MIN_CLIPS:
         for text in texts:
             yield text, _speak(engine, text, voice)

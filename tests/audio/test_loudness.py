@@ -12,15 +12,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from coach.audio import limiter
-
-from coach.routine import loader
-
-from coach.audio import loudness
+from coach.audio import limiter, loudness
 from coach.audio.limiter import Limiter
 from coach.audio.mixdown import Mixdown, MixSettings
 from coach.output.render import RenderOptions, render
 from coach.plan.scheduler import Cue
+from coach.routine import loader
 from coach.session import SpeechOptions, prepare
 from coach.speech.clip import Clip
 from coach.tools import ffmpeg_path

@@ -8,18 +8,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 from conftest import decode
+
 from audio.test_loudness import ROUTINE, ebur128, speechlike, write_wav
-
-from coach.routine import loader
-
-from coach.audio import loudness
-
-from coach.audio import tones
-from coach.output import render as rendering
+from coach.audio import loudness, tones
 from coach.audio.limiter import Limiter
 from coach.audio.mixdown import FULL_SCALE, Mixdown, MixSettings
+from coach.output import render as rendering
 from coach.output.render import RenderOptions, render
 from coach.plan.scheduler import Cue
+from coach.routine import loader
 from coach.session import SpeechOptions, prepare
 from coach.speech.clip import Clip
 

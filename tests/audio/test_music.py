@@ -9,11 +9,10 @@ import numpy as np
 import pytest
 from conftest import decode, onsets
 
-from coach.routine import loader
-
 from coach.audio import music
 from coach.errors import MediaError
 from coach.output.render import RenderOptions, render
+from coach.routine import loader
 from coach.session import Session, SpeechOptions, prepare
 from coach.tools import ffmpeg_path
 

@@ -4,17 +4,16 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import pytest
 
-from coach.live import sink as live
-
-from coach.routine import loader
 from coach.errors import DeviceError
+from coach.live import sink as live
 from coach.live.player import Player, slots
+from coach.routine import loader
 from coach.session import Session, SpeechOptions, prepare
 from coach.speech.clip import Clip
 

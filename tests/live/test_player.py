@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import pytest
 
-from coach.routine import loader
 from coach.errors import StartError
 from coach.live.player import (
     BACK_AGAIN_MS,
@@ -20,6 +19,7 @@ from coach.live.player import (
     resolve_start,
     slots,
 )
+from coach.routine import loader
 from coach.session import Session, SpeechOptions, prepare
 
 RATE = 8000  # exact frames per ms keep positions whole

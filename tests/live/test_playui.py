@@ -8,18 +8,16 @@ import os
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import pytest
 from rich.console import Console
 
-from coach.live import sink as live
-
-from coach.routine import loader
-
 from coach.live import screen as playui
+from coach.live import sink as live
 from coach.live.player import Player
+from coach.routine import loader
 from coach.session import Session, SpeechOptions, prepare
 
 termios = pytest.importorskip("termios")

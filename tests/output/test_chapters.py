@@ -6,13 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from coach.output import chapters
-
-from coach.routine import loader
-
-from coach.output import subtitles
+from coach.output import chapters, subtitles
 from coach.output.render import RenderOptions, render
 from coach.plan.scheduler import Cue
+from coach.routine import loader
 from coach.session import Session, SpeechOptions, prepare
 
 ROUTINE = """\

@@ -9,9 +9,7 @@ import numpy as np
 import pytest
 from conftest import decode
 
-from coach.output import encode
-
-from coach.output import mp3splice
+from coach.output import encode, mp3splice
 from coach.tools import ffmpeg_path
 
 RATE = 44100

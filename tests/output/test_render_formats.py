@@ -8,14 +8,10 @@ import numpy as np
 import pytest
 from conftest import decode, onsets
 
+from coach.audio import loudness, tones
 from coach.output import chapters
-
-from coach.routine import loader
-
-from coach.audio import loudness
-
-from coach.audio import tones
 from coach.output.render import RenderOptions, render
+from coach.routine import loader
 from coach.session import Session, SpeechOptions, prepare
 
 RATE = 22050

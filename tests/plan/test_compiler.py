@@ -11,12 +11,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from coach.plan import compiler
-
-from coach.routine import loader
-
-from coach.routine import phrasebooks
-from coach.routine.model import Block, Exercise, Routine
 from coach.plan.timeline import Priority
+from coach.routine import loader, phrasebooks
+from coach.routine.model import Block, Exercise, Routine
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts"))

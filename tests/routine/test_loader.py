@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import pytest
 
-from coach.routine import loader
 from coach.errors import RoutineError, RoutineErrors
+from coach.routine import loader
 
 MINIMAL = """\
 title: Test
@@ -168,7 +168,8 @@ def test_alias_bomb_inside_tips_hits_the_budget(write_routine: Write) -> None:
     anchors = ["  - &a0 [x, x, x, x, x, x, x, x, x, x]"]
     for i in range(1, 8):
         anchors.append(f"  - &a{i} [{', '.join([f'*a{i - 1}'] * 10)}]")
-    text = "title: T\nblocks:\n  - name: B\n    exercises:\n      - name: X\n        tips:\n" + "\n".join("      " + a for a in anchors) + "\n"
+    head = "title: T\nblocks:\n  - name: B\n    exercises:\n      - name: X\n        tips:\n"
+    text = head + "\n".join("      " + a for a in anchors) + "\n"
     err = error_of(write_routine, text)
     assert "alias" in str(err) or "must be text" in str(err)
 

@@ -15,15 +15,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from coach.plan import compiler
-
-from coach.routine import loader
-
-from coach.routine import phrasebooks
 from coach.errors import CoachError, RoutineError
+from coach.plan import compiler
+from coach.routine import loader, phrasebooks
 from coach.routine.model import Routine, Voice
-from coach.session import SpeechOptions, prepare, voice_for
 from coach.routine.wording import CUE_KINDS, PLACEHOLDERS, UNIT_WORDS, Phrasebook
+from coach.session import SpeechOptions, prepare, voice_for
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 ROOT = Path(__file__).resolve().parents[2]

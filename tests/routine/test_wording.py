@@ -9,17 +9,14 @@ from types import MappingProxyType
 
 import pytest
 
-from coach.plan import compiler
-
-from coach.routine import loader
-
-from coach.routine import phrasebooks
 from coach.errors import RoutineError
+from coach.plan import compiler
+from coach.routine import loader, phrasebooks
 from coach.routine.model import Voice
+from coach.routine.wording import ALL_PLACEHOLDERS, CUE_KINDS, MEANING, PLACEHOLDERS, WHEN, Phrasebook, check_template
 from coach.session import SpeechOptions, prepare
 from coach.speech.clip import Clip
 from coach.speech.fake import FakeEngine
-from coach.routine.wording import ALL_PLACEHOLDERS, CUE_KINDS, MEANING, PLACEHOLDERS, WHEN, Phrasebook, check_template
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 ROUTINE = DATA / "wording_routine.yaml"

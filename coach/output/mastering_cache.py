@@ -20,7 +20,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from coach.audio.loudness import Loudness, Mastering
+from coach.audio.mastering import Mastering
+from coach.audio.meter import Loudness
 from coach.audio.mixdown import MixSettings
 from coach.audio.tones import Tone
 from coach.plan.scheduler import Cue

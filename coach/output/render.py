@@ -20,8 +20,11 @@ from pathlib import Path
 
 import numpy as np
 
-from coach.audio import loudness as meter
-from coach.audio import music, tones
+from coach import defaults
+from coach.audio import decoded, ebur128, music, tones, voice_level
+from coach.audio import mastering as master_to
+from coach.audio.mastering import Mastering, trimmed
+from coach.audio.meter import Loudness, Meter
 from coach.audio.mixdown import FULL_SCALE, Mixdown
 from coach.errors import CoachError, OutputError
 from coach.output import chapters as chapter_list
@@ -48,11 +51,11 @@ class RenderOptions:
     chapters: str = "exercise"  # exercise, block or none
     cover: Path | None = None  # None: a generated cover
     subtitles: tuple[str, ...] = ()  # sidecar formats: vtt, srt, lrc
-    loudness: float = meter.TARGET_LUFS
-    true_peak: float = meter.CEILING_DBTP
+    loudness: float = defaults.TARGET_LUFS
+    true_peak: float = defaults.CEILING_DBTP
     music: Path | None = None  # a file, or a folder played through in name order
-    music_level: float = meter.MUSIC_LEVEL_DB  # the music's loudness relative to the voice
-    duck: float = meter.DUCK_DB  # how far the music dips under speech
+    music_level: float = defaults.MUSIC_LEVEL_DB  # the music's loudness relative to the voice
+    duck: float = defaults.DUCK_DB  # how far the music dips under speech
     beeps: bool = False  # countdown pips and a go tone
     marks: bool = False  # a soft tone where each work and rest starts
     jobs: int | None = None  # MP3 encoders at once (None: one per core, at most 4)
@@ -64,8 +67,8 @@ class RenderReport:
     duration_ms: int
     channels: int
     chapters: tuple[chapter_list.Chapter, ...]
-    measured: meter.Loudness  # the encoded file, as decoded
-    mastering: meter.Mastering
+    measured: Loudness  # the encoded file, as decoded
+    mastering: Mastering
     sidecars: tuple[Path, ...]
 
 
@@ -172,7 +175,7 @@ def render(
                                      trusted=trusted)
         except _Retry as again:
             # The encoder moved the loudness or pushed a peak over: adjust and encode once more.
-            settings = meter.trimmed(mastered.settings, again.trim_db)
+            settings = trimmed(mastered.settings, again.trim_db)
             if settings.ceiling_db is not None:
                 settings = replace(settings, ceiling_db=settings.ceiling_db - again.peak_db)
             mastered = mastered.with_settings(settings)
@@ -191,15 +194,15 @@ def render(
                         replace(mastering, settings=mastered.settings), tuple(sidecars))
 
 
-def _master(mix: Mixdown, options: RenderOptions, step: _Steps) -> tuple[Mixdown, meter.Mastering, float]:
+def _master(mix: Mixdown, options: RenderOptions, step: _Steps) -> tuple[Mixdown, Mastering, float]:
     """Master in-process, then correct for what the encoder does to the loudness; returns the
     shift the encoder is expected to make (LU, from what is sent to what is decoded)."""
-    mastered, mastering = meter.master(mix, options.loudness, options.true_peak, options.music_level, options.duck,
-                                       meter.CODEC_MARGIN_DB[options.format])
+    mastered, mastering = master_to.master(mix, options.loudness, options.true_peak, options.music_level, options.duck,
+                                       master_to.CODEC_MARGIN_DB[options.format])
     shift = _codec_shift(mastered, options, step)
     if abs(shift) <= CODEC_SHIFT_MIN_LU:
         return mastered, mastering, 0.0
-    return mastered.with_settings(meter.trimmed(mastered.settings, -shift / mastering.slope)), mastering, shift
+    return mastered.with_settings(trimmed(mastered.settings, -shift / mastering.slope)), mastering, shift
 
 
 def _mastering_key(session: Session, mix: Mixdown, options: RenderOptions, tracks: tuple[Path, ...]) -> str:
@@ -241,7 +244,7 @@ def _codec_shift(mastered: Mixdown, options: RenderOptions, step: _Steps) -> flo
     frames = min(mastered.frames, EXCERPT_MS * mastered.rate // 1000)
     if options.format == "wav" or frames < mastered.rate * 3:
         return 0.0
-    sent = meter.Meter(mastered.rate, mastered.channels, true_peak=False, full_scale=FULL_SCALE)
+    sent = Meter(mastered.rate, mastered.channels, true_peak=False, full_scale=FULL_SCALE)
 
     def chunks() -> Iterator[np.ndarray]:
         for pos in range(0, frames, mastered.rate):
@@ -256,7 +259,7 @@ def _codec_shift(mastered: Mixdown, options: RenderOptions, step: _Steps) -> flo
             encode.write(chunks(), excerpt, encode.EncodeOptions(options.format, options.rate, mastered.channels, bitrate),
                          progress=step)
             before = sent.result()
-            after = meter.measure_decoded(excerpt, mastered.rate, mastered.channels, true_peak=False)
+            after = decoded.measure_decoded(excerpt, mastered.rate, mastered.channels, true_peak=False)
     finally:
         sent.close()
     shift = after.integrated - before.integrated
@@ -264,21 +267,21 @@ def _codec_shift(mastered: Mixdown, options: RenderOptions, step: _Steps) -> flo
 
 
 def _encode(
-    mastered: Mixdown, out: Path, options: RenderOptions, info: tags.TrackInfo, mastering: meter.Mastering,
-    step: _Steps, sent: float, shift: float, retry: bool, trusted: meter.Loudness | None = None,
-) -> tuple[meter.Loudness, float]:
+    mastered: Mixdown, out: Path, options: RenderOptions, info: tags.TrackInfo, mastering: Mastering,
+    step: _Steps, sent: float, shift: float, retry: bool, trusted: Loudness | None = None,
+) -> tuple[Loudness, float]:
     """Encode, tag, and measure the file as decoded (before it replaces `out`). Returns that and
     the loudness of what was sent to the encoder: `sent` when already known for these settings,
     else measured. Speech and tones, in-process without a pass (`voice_loudness`, which also
     limits the clips before the encoder needs them); with music, stereo with no silence to skip,
     by an ffmpeg meter beside the encoder. With `retry`, a true peak over the ceiling or an
     encoder shift in loudness other than `shift` raises _Retry."""
-    measured: list[meter.Loudness] = []
-    stream: meter.StreamMeter | None = None
+    measured: list[Loudness] = []
+    stream: ebur128.StreamMeter | None = None
     if math.isnan(sent) and mastered.music is not None:
-        stream = meter.StreamMeter(mastered.rate, mastered.channels, "s16le", true_peak=False)
+        stream = ebur128.StreamMeter(mastered.rate, mastered.channels, "s16le", true_peak=False)
     elif math.isnan(sent):
-        sent = meter.voice_loudness(mastered).integrated
+        sent = voice_level.voice_loudness(mastered).integrated
 
     def chunks() -> Iterator[np.ndarray]:
         for chunk in mastered.chunks():
@@ -295,7 +298,7 @@ def _encode(
             # Same mastering key, same settings: the same samples this measurement was made of.
             measured.append(trusted)
             return
-        got = meter.measure_decoded(tmp, mastered.rate, mastered.channels)
+        got = decoded.measure_decoded(tmp, mastered.rate, mastered.channels)
         measured.append(got)
         excess = got.true_peak - options.true_peak
         error = got.integrated - sent - shift  # what the encoder did to the loudness, unforeseen

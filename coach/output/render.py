@@ -14,7 +14,7 @@ import math
 import os
 import re
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -25,15 +25,16 @@ from coach.audio import decoded, ebur128, music, tones, voice_level
 from coach.audio import mastering as master_to
 from coach.audio.mastering import Mastering, trimmed
 from coach.audio.meter import Loudness, Meter
-from coach.audio.mixdown import FULL_SCALE, Mixdown
+from coach.audio.mixdown import FULL_SCALE, Mixdown, MixSettings
 from coach.errors import CoachError, OutputError
 from coach.output import chapters as chapter_list
 from coach.output import cover as covers
 from coach.output import encode, subtitles, tags
 from coach.output.mastering_cache import MasteringCache, Remembered
 from coach.output.mastering_cache import key as mastering_key
+from coach.progress import Frames, Update
 from coach.session import Session
-from coach.tools import ffmpeg_path
+from coach.tools import ffmpeg_path, workers
 
 CHAPTER_MODES = (*chapter_list.MODES, "none")
 BITRATES = {1: "64k", 2: "128k"}
@@ -153,33 +154,37 @@ def build_mixdown(session: Session, options: RenderOptions, tracks: tuple[Path, 
     return Mixdown(session.cues, session.used_clips(), session.timeline.duration_ms, options.rate, music=bed, tones=sounds)
 
 
-def render(
-    session: Session, out: Path, options: RenderOptions, progress: Callable[[int, int], None] | None = None
-) -> RenderReport:
+def render(session: Session, out: Path, options: RenderOptions, progress: Update | None = None) -> RenderReport:
+    """The steps in order: check, mix, master (or remember), then into a temporary beside `out`:
+    encode, tag, measure as decoded, and encode once more if the encoder moved the loudness or
+    a peak; rename into place; write the sidecars."""
     inputs = check_render(out, options)
     info = track_info(session, options, inputs.cover)
     mix = build_mixdown(session, options, inputs.music)
     remembered = MasteringCache(session.cache_dir, _mastering_key(session, mix, options, inputs.music))
+    frames = Frames(mix.frames, progress)
     try:
-        step = _Steps(mix.frames, progress)
         known = remembered.get()
         if known is not None:
             mastering, sent, shift = known.mastering, known.sent, known.shift
             mastered = mix.with_settings(mastering.settings)
         else:
-            mastered, mastering, shift = _master(mix, options, step)
+            mastered, mastering, shift = _master(mix, options, frames)
             sent = math.nan
-        trusted = known.measured if known is not None else None
-        try:
-            measured, sent = _encode(mastered, out, options, info, mastering, step, sent, shift, retry=True,
-                                     trusted=trusted)
-        except _Retry as again:
-            # The encoder moved the loudness or pushed a peak over: adjust and encode once more.
-            settings = trimmed(mastered.settings, again.trim_db)
-            if settings.ceiling_db is not None:
-                settings = replace(settings, ceiling_db=settings.ceiling_db - again.peak_db)
-            mastered = mastered.with_settings(settings)
-            measured, sent = _encode(mastered, out, options, info, mastering, step, math.nan, shift, retry=False)
+        with encode.staged(out, f".part.{options.format}") as tmp:
+            for attempt in (1, 2):
+                sent = _encode(mastered, tmp, out, options, info, frames, sent)
+                with encode.writing(out):
+                    tags.write(tmp, options.format, info)
+                if known is not None and known.measured is not None:
+                    # Same mastering key, same settings: the same samples this measurement was made of.
+                    measured = known.measured
+                    break
+                measured = decoded.measure_decoded(tmp, mastered.rate, mastered.channels)
+                corrected = _corrected(mastered.settings, measured, sent, shift, options, mastering.slope)
+                if attempt == 2 or corrected is None:
+                    break
+                mastered, sent = mastered.with_settings(corrected), math.nan
         if known is None or mastered.settings != mastering.settings or known.measured is None:
             # What this encode did is what the same settings will do next time.
             remembered.put(Remembered(replace(mastering, settings=mastered.settings), sent,
@@ -194,12 +199,12 @@ def render(
                         replace(mastering, settings=mastered.settings), tuple(sidecars))
 
 
-def _master(mix: Mixdown, options: RenderOptions, step: _Steps) -> tuple[Mixdown, Mastering, float]:
+def _master(mix: Mixdown, options: RenderOptions, frames: Frames) -> tuple[Mixdown, Mastering, float]:
     """Master in-process, then correct for what the encoder does to the loudness; returns the
     shift the encoder is expected to make (LU, from what is sent to what is decoded)."""
     mastered, mastering = master_to.master(mix, options.loudness, options.true_peak, options.music_level, options.duck,
-                                       master_to.CODEC_MARGIN_DB[options.format])
-    shift = _codec_shift(mastered, options, step)
+                                           master_to.CODEC_MARGIN_DB[options.format])
+    shift = _codec_shift(mastered, options, frames)
     if abs(shift) <= CODEC_SHIFT_MIN_LU:
         return mastered, mastering, 0.0
     return mastered.with_settings(trimmed(mastered.settings, -shift / mastering.slope)), mastering, shift
@@ -211,113 +216,76 @@ def _mastering_key(session: Session, mix: Mixdown, options: RenderOptions, track
                 "bitrate": options.bitrate or BITRATES[mix.channels], "loudness": options.loudness,
                 "true_peak": options.true_peak, "music_level": options.music_level, "duck": options.duck,
                 "duration_ms": session.timeline.duration_ms,
-                "encoders": encode.encoders(options.jobs),  # parts encoded apart: not quite the same samples
+                "encoders": workers(options.jobs),  # parts encoded apart: not quite the same samples
                 "mp3_encoder": encode.mp3_encoder()}
     return mastering_key(session.cues, session.used_clips(), mix.tones, tracks, loudness, ffmpeg_path())
 
 
-class _Retry(Exception):
-    """The encoder moved the loudness or pushed a peak over the ceiling: encode once more."""
-
-    def __init__(self, peak_db: float, trim_db: float) -> None:
-        super().__init__(f"encode again: {peak_db:.1f} dB more peak margin, {trim_db:+.1f} dB")
-        self.peak_db = peak_db
-        self.trim_db = trim_db
-
-
-class _Steps:
-    """Progress over every streaming pass; how many mastering takes is only known as it goes."""
-
-    def __init__(self, total: int, progress: Callable[[int, int], None] | None) -> None:
-        self.done, self.total, self.progress = 0, total, progress
-
-    def __call__(self, frames: int) -> None:
-        self.done += frames
-        self.total = max(self.total, self.done + frames)
-        if self.progress:
-            self.progress(self.done, self.total)
-
-
-def _codec_shift(mastered: Mixdown, options: RenderOptions, step: _Steps) -> float:
+def _codec_shift(mastered: Mixdown, options: RenderOptions, frames: Frames) -> float:
     """How much the encoder changes the loudness (low-bitrate MP3 loses a few tenths of a LU),
     found on an excerpt: encode the session's first minute, decode it, compare."""
-    frames = min(mastered.frames, EXCERPT_MS * mastered.rate // 1000)
-    if options.format == "wav" or frames < mastered.rate * 3:
+    count = min(mastered.frames, EXCERPT_MS * mastered.rate // 1000)
+    if options.format == "wav" or count < mastered.rate * 3:
         return 0.0
     sent = Meter(mastered.rate, mastered.channels, true_peak=False, full_scale=FULL_SCALE)
-
-    def chunks() -> Iterator[np.ndarray]:
-        for pos in range(0, frames, mastered.rate):
-            chunk = mastered.render(pos, min(mastered.rate, frames - pos))
-            sent.feed(chunk)
-            yield chunk
-
-    try:
-        with tempfile.TemporaryDirectory(prefix="coach-excerpt-") as folder:
-            excerpt = Path(folder) / f"excerpt.{options.format}"
-            bitrate = options.bitrate or BITRATES[mastered.channels]
-            encode.write(chunks(), excerpt, encode.EncodeOptions(options.format, options.rate, mastered.channels, bitrate),
-                         progress=step)
-            before = sent.result()
-            after = decoded.measure_decoded(excerpt, mastered.rate, mastered.channels, true_peak=False)
-    finally:
-        sent.close()
+    with tempfile.TemporaryDirectory(prefix="coach-excerpt-") as folder:
+        excerpt = Path(folder) / f"excerpt.{options.format}"
+        bitrate = options.bitrate or BITRATES[mastered.channels]
+        chunks = _metered(mastered.render(pos, min(mastered.rate, count - pos)) for pos in range(0, count, mastered.rate))
+        encode.write(chunks(sent), excerpt, encode.EncodeOptions(options.format, options.rate, mastered.channels, bitrate),
+                     progress=frames)
+        before = sent.result()
+        after = decoded.measure_decoded(excerpt, mastered.rate, mastered.channels, true_peak=False)
     shift = after.integrated - before.integrated
     return shift if math.isfinite(shift) else 0.0
 
 
-def _encode(
-    mastered: Mixdown, out: Path, options: RenderOptions, info: tags.TrackInfo, mastering: Mastering,
-    step: _Steps, sent: float, shift: float, retry: bool, trusted: Loudness | None = None,
-) -> tuple[Loudness, float]:
-    """Encode, tag, and measure the file as decoded (before it replaces `out`). Returns that and
-    the loudness of what was sent to the encoder: `sent` when already known for these settings,
-    else measured. Speech and tones, in-process without a pass (`voice_loudness`, which also
-    limits the clips before the encoder needs them); with music, stereo with no silence to skip,
-    by an ffmpeg meter beside the encoder. With `retry`, a true peak over the ceiling or an
-    encoder shift in loudness other than `shift` raises _Retry."""
-    measured: list[Loudness] = []
-    stream: ebur128.StreamMeter | None = None
-    if math.isnan(sent) and mastered.music is not None:
-        stream = ebur128.StreamMeter(mastered.rate, mastered.channels, "s16le", true_peak=False)
-    elif math.isnan(sent):
-        sent = voice_level.voice_loudness(mastered).integrated
-
-    def chunks() -> Iterator[np.ndarray]:
-        for chunk in mastered.chunks():
-            if stream is not None:
-                stream.feed(chunk)
+def _metered(chunks: Iterable[np.ndarray]) -> Callable[[Meter | ebur128.StreamMeter], Iterator[np.ndarray]]:
+    """`chunks`, each fed to a meter on its way to the encoder."""
+    def through(meter: Meter | ebur128.StreamMeter) -> Iterator[np.ndarray]:
+        for chunk in chunks:
+            meter.feed(chunk)
             yield chunk
 
-    def finish(tmp: Path) -> None:
-        nonlocal sent
-        if stream is not None:
-            sent = stream.result().integrated
-        tags.write(tmp, options.format, info)
-        if trusted is not None:
-            # Same mastering key, same settings: the same samples this measurement was made of.
-            measured.append(trusted)
-            return
-        got = decoded.measure_decoded(tmp, mastered.rate, mastered.channels)
-        measured.append(got)
-        excess = got.true_peak - options.true_peak
-        error = got.integrated - sent - shift  # what the encoder did to the loudness, unforeseen
-        if retry and (excess > PEAK_TOLERANCE_DB or abs(error) > LOUDNESS_TOLERANCE_LU):
-            # More gain means more limiting: loudness grows about `slope` dB per dB of gain.
-            raise _Retry(max(0.0, excess + 0.3), -error / mastering.slope)
+    return through
 
+
+def _encode(mastered: Mixdown, tmp: Path, out: Path, options: RenderOptions, info: tags.TrackInfo, frames: Frames,
+            sent: float) -> float:
+    """Encode into `tmp`; returns the loudness of what was sent to the encoder: `sent` when already
+    known for these settings, else measured. Speech and tones, in-process without a pass
+    (`voice_loudness`, which also limits the clips before the encoder needs them); with music,
+    stereo with no silence to skip, by an ffmpeg meter beside the encoder."""
     bitrate = options.bitrate or BITRATES[mastered.channels]
+    settings = encode.EncodeOptions(options.format, options.rate, mastered.channels, bitrate, info.text_tags,
+                                    tags.ffmetadata(info))
+    if not math.isnan(sent) or mastered.music is None:
+        if math.isnan(sent):
+            sent = voice_level.voice_loudness(mastered).integrated
+        # A Mixdown: encoded in parts at once.
+        encode.write(mastered, tmp, settings, progress=frames, jobs=options.jobs, out=out)
+        return sent
+    stream = ebur128.StreamMeter(mastered.rate, mastered.channels, "s16le", true_peak=False)
     try:
-        encode.write(
-            chunks() if stream is not None else mastered, out,  # a Mixdown: encoded in parts at once
-            encode.EncodeOptions(options.format, options.rate, mastered.channels, bitrate, info.text_tags,
-                                 tags.ffmetadata(info)),
-            finish=finish, progress=step, jobs=options.jobs,
-        )
+        encode.write(_metered(mastered.chunks())(stream), tmp, settings, progress=frames, jobs=options.jobs, out=out)
+        return stream.result().integrated
     finally:
-        if stream is not None:
-            stream.close()
-    return measured[0], sent
+        stream.close()
+
+
+def _corrected(settings: MixSettings, measured: Loudness, sent: float, shift: float, options: RenderOptions,
+               slope: float) -> MixSettings | None:
+    """New settings when the encoder moved the loudness other than `shift` foretold or pushed a
+    true peak over the ceiling, else None. More gain means more limiting: loudness grows about
+    `slope` dB per dB of gain."""
+    excess = measured.true_peak - options.true_peak
+    error = measured.integrated - sent - shift  # what the encoder did to the loudness, unforeseen
+    if excess <= PEAK_TOLERANCE_DB and abs(error) <= LOUDNESS_TOLERANCE_LU:
+        return None
+    corrected = trimmed(settings, -error / slope)
+    if corrected.ceiling_db is not None:
+        corrected = replace(corrected, ceiling_db=corrected.ceiling_db - max(0.0, excess + 0.3))
+    return corrected
 
 
 def _write_text(path: Path, text: str) -> None:

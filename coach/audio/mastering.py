@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from coach.audio import ebur128
@@ -85,7 +85,7 @@ def master(
         music_db = target_lufs + music_level_db - music.integrated
     # Tones are sines: at this peak level a full-scale one is as loud as the voice (see tones.py).
     tones_db = voice_target - SINE_LUFS
-    settings = MixSettings(voice_db, tones_db, music_db, duck_db, ceiling, base.voice, base.tones, base.music)
+    settings = replace(base, voice_db=voice_db, tones_db=tones_db, music_db=music_db, duck_db=duck_db, ceiling_db=ceiling)
     measured = speech
 
     def voice_at(trim_db: float) -> tuple[float, float]:
@@ -128,5 +128,6 @@ def _solve(
 
 
 def trimmed(settings: MixSettings, trim_db: float) -> MixSettings:
-    return MixSettings(settings.voice_db + trim_db, settings.tones_db + trim_db, settings.music_db + trim_db,
-                       settings.duck_db, settings.ceiling_db, settings.voice, settings.tones, settings.music)
+    """`settings` with every layer `trim_db` louder (the voice, its tones and the music together)."""
+    return replace(settings, voice_db=settings.voice_db + trim_db, tones_db=settings.tones_db + trim_db,
+                   music_db=settings.music_db + trim_db)

@@ -15,7 +15,7 @@ import os
 import re
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
 import numpy as np
@@ -46,10 +46,13 @@ EXCERPT_MS = 60_000
 
 @dataclass(frozen=True)
 class RenderOptions:
-    format: str = "mp3"
-    rate: int = 44100
+    """Everything a render can be told. A new field shapes the audio unless named in NOT_AUDIO:
+    it is then in the remembered mastering's key without more ado (`mastering_options`)."""
+
+    format: str = defaults.FORMAT
+    rate: int = defaults.SAMPLE_RATE
     bitrate: str | None = None  # None: 64k for the voice alone, 128k with music
-    chapters: str = "exercise"  # exercise, block or none
+    chapters: str = defaults.CHAPTERS  # exercise, block or none
     cover: Path | None = None  # None: a generated cover
     subtitles: tuple[str, ...] = ()  # sidecar formats: vtt, srt, lrc
     loudness: float = defaults.TARGET_LUFS
@@ -202,23 +205,35 @@ def render(session: Session, out: Path, options: RenderOptions, progress: Update
 def _master(mix: Mixdown, options: RenderOptions, frames: Frames) -> tuple[Mixdown, Mastering, float]:
     """Master in-process, then correct for what the encoder does to the loudness; returns the
     shift the encoder is expected to make (LU, from what is sent to what is decoded)."""
-    mastered, mastering = master_to.master(mix, options.loudness, options.true_peak, options.music_level, options.duck,
-                                           master_to.CODEC_MARGIN_DB[options.format])
+    mastered, mastering = master_to.master(
+        mix, target_lufs=options.loudness, ceiling_dbtp=options.true_peak, music_level_db=options.music_level,
+        duck_db=options.duck, margin_db=master_to.CODEC_MARGIN_DB[options.format])
     shift = _codec_shift(mastered, options, frames)
     if abs(shift) <= CODEC_SHIFT_MIN_LU:
         return mastered, mastering, 0.0
     return mastered.with_settings(trimmed(mastered.settings, -shift / mastering.slope)), mastering, shift
 
 
+# RenderOptions' fields that leave the audio alone: what the file holds besides it.
+NOT_AUDIO = frozenset({"chapters", "cover", "subtitles"})
+
+
+def mastering_options(options: RenderOptions, channels: int) -> dict[str, object]:
+    """The options the mastered settings depend on: every field but NOT_AUDIO's, as resolved."""
+    shaping = {f.name: getattr(options, f.name) for f in fields(options) if f.name not in NOT_AUDIO}
+    shaping.update(
+        channels=channels,
+        bitrate=options.bitrate or BITRATES[channels],
+        jobs=workers(options.jobs),  # parts encoded apart: not quite the same samples
+        mp3_encoder=encode.mp3_encoder(),
+    )
+    return shaping
+
+
 def _mastering_key(session: Session, mix: Mixdown, options: RenderOptions, tracks: tuple[Path, ...]) -> str:
     """Everything the mastered settings depend on (see mastering_cache)."""
-    loudness = {"rate": options.rate, "channels": mix.channels, "format": options.format,
-                "bitrate": options.bitrate or BITRATES[mix.channels], "loudness": options.loudness,
-                "true_peak": options.true_peak, "music_level": options.music_level, "duck": options.duck,
-                "duration_ms": session.timeline.duration_ms,
-                "encoders": workers(options.jobs),  # parts encoded apart: not quite the same samples
-                "mp3_encoder": encode.mp3_encoder()}
-    return mastering_key(session.cues, session.used_clips(), mix.tones, tracks, loudness, ffmpeg_path())
+    shaping = {**mastering_options(options, mix.channels), "duration_ms": session.timeline.duration_ms}
+    return mastering_key(session.cues, session.used_clips(), mix.tones, tracks, shaping, ffmpeg_path())
 
 
 def _codec_shift(mastered: Mixdown, options: RenderOptions, frames: Frames) -> float:

@@ -8,6 +8,7 @@ from types import MappingProxyType
 
 import yaml
 
+from coach import defaults
 from coach.errors import RoutineError
 from coach.routine.model import Block, Exercise, Routine, Templates, Voice
 from coach.routine.wording import CUE_KINDS, check_template
@@ -36,7 +37,7 @@ def builtin_names() -> list[str]:
 def resolve(source: str | Path | None) -> tuple[str, str]:
     """(display name, text) of a routine file path or a built-in routine name (default: lower-back)."""
     if source is None:
-        source = "lower-back"
+        source = defaults.ROUTINE
     path = Path(source)
     if not path.exists() and str(source) in builtin_names():
         text = (resources.files("coach.routine") / "routines" / f"{source}.yaml").read_text(encoding="utf-8")

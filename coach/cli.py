@@ -62,12 +62,11 @@ CacheOpt = typer.Option(None, "--cache-dir", envvar="COACH_CACHE_DIR", help="Cac
 NoCacheOpt = typer.Option(False, "--no-cache", help="Do not read or write the speech clip cache.")
 
 
-def _prepare(routine_arg: str | None, options, quiet: bool = False):  # type: ignore[no-untyped-def]
+def _prepare(routine, options, quiet: bool = False):  # type: ignore[no-untyped-def]
+    """Speech for a loaded routine, with a progress bar; the schedule's warnings printed."""
     from coach import progress
-    from coach.routine import loader
     from coach.session import prepare
 
-    routine = loader.load(routine_arg)
     with progress.bar("Preparing speech", None if not quiet else False) as update:
         session = prepare(routine, options, update)
     for warning in session.warnings:
@@ -119,17 +118,16 @@ def render(
     stem = Path(name).stem if Path(name).suffix in (".yaml", ".yml") else Path(name).name
     fmt = format or (output.suffix.lstrip(".").lower() if output and output.suffix else defaults.FORMAT)
     out = output or Path(f"{stem}.{fmt}")
-    if fmt not in encode.FORMATS:
-        raise CoachError(f"unknown format `{fmt}`", f"formats: {', '.join(encode.FORMATS)}")
+    encode.check_format(fmt)
     options = RenderOptions(
         format=fmt, rate=sample_rate, bitrate=bitrate, chapters=chapters, cover=cover,
         subtitles=tuple(s.strip() for s in (subtitles or "").split(",") if s.strip()),
         loudness=loudness, music=music, music_level=music_level, duck=duck, beeps=beeps, marks=marks, jobs=jobs,
     )
-    loader.load(routine)  # bad routines fail before any check of tools or output
+    loaded = loader.load(routine)  # bad routines fail before any check of tools or output
     check_render(out, options)  # a bad cover or music file fails before any speech work
     speech = _speech_options(engine, voice, rate, volume, phrases, language, cache_dir, no_cache)
-    session = _prepare(routine, replace(speech, jobs=jobs), quiet)
+    session = _prepare(loaded, replace(speech, jobs=jobs), quiet)
     with progress.bar("Rendering", None if not quiet else False) as update:
         report = render_file(session, out, options, update)
     if not quiet:
@@ -149,7 +147,9 @@ def script(
     cache_dir: Path | None = CacheOpt, no_cache: bool = NoCacheOpt,
 ) -> None:
     """Show the cue sheet: when each cue is spoken, its kind and its words."""
-    session = _prepare(routine, _speech_options(engine, voice, rate, volume, phrases, language, cache_dir, no_cache), as_json)
+    from coach.routine import loader
+
+    session = _prepare(loader.load(routine), _speech_options(engine, voice, rate, volume, phrases, language, cache_dir, no_cache), as_json)
     if as_json:
         typer.echo(json.dumps(session.to_json(), indent=2, ensure_ascii=False))
         return
@@ -257,7 +257,7 @@ def play(
     r = loader.load(routine)
     player.check_start(r, compiler.total_ms(r), start)  # a bad --from fails before any speech is made
     with live.Sink(device) as sink:
-        session = _prepare(routine, _speech_options(engine, voice, rate, volume, phrases, language, cache_dir, no_cache))
+        session = _prepare(r, _speech_options(engine, voice, rate, volume, phrases, language, cache_dir, no_cache))
         typer.echo(f"playing on {sink.name}", err=True)
         outcome = playui.run(session, sink, player.resolve_start(session, start))
     typer.echo(outcome.summary, err=True)

@@ -86,8 +86,7 @@ class Inputs:
 
 def check(options: RenderOptions) -> Inputs:
     """Everything about the options that can fail, before any speech or audio work."""
-    if options.format not in encode.FORMATS:
-        raise CoachError(f"unknown format `{options.format}`", f"formats: {', '.join(encode.FORMATS)}")
+    encode.check_format(options.format)
     if options.chapters not in CHAPTER_MODES:
         raise CoachError(f"unknown chapter mode `{options.chapters}`", f"modes: {', '.join(CHAPTER_MODES)}")
     unknown = [s for s in options.subtitles if s not in subtitles.FORMATS]

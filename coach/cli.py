@@ -124,7 +124,8 @@ def render(
         loudness, music=music, music_level=music_level, duck=duck, beeps=beeps, marks=marks, jobs=jobs,
     )
     loader.load(routine)  # bad routines fail before any check of tools or output
-    check_render(out, options)  # a bad cover or music file fails before any speech work
+    # a bad cover or music file, or an output over an input, fails before any speech work
+    check_render(out, options, _reads(routine, phrases))
     speech = _speech_options(engine, voice, rate, volume, phrases, language, cache_dir, no_cache)
     session = _prepare(routine, replace(speech, jobs=jobs), quiet)
     with progress.bar("Rendering", None if not quiet else False) as update:
@@ -135,6 +136,12 @@ def render(
                    f"{report.measured.true_peak:.1f} dBTP)", err=True)
         for path in report.sidecars:
             typer.echo(f"wrote {path}", err=True)
+
+
+def _reads(routine: str | None, phrases: Path | None) -> list[tuple[str, Path]]:
+    """The files a command reads besides its media: the routine (unless built in), the phrasebook."""
+    reads = [("the routine", Path(routine))] if routine is not None and Path(routine).exists() else []
+    return reads + ([("the phrasebook", phrases)] if phrases is not None else [])
 
 
 @app.command()

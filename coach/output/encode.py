@@ -23,6 +23,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from coach.errors import EncoderError, OutputError
+from coach.files import atomic_write, check_output, scratch_error, write_error
 from coach.interrupts import ctrl_c_held
 from coach.output import mp3splice
 from coach.tools import ffmpeg_path
@@ -46,18 +47,6 @@ class EncodeOptions:
     bitrate: str = "64k"
     tags: Mapping[str, str] = field(default_factory=dict)
     metadata: str | None = None  # an ffmetadata file's text: tags and chapters (replaces `tags`)
-
-
-def check_output(out: Path) -> None:
-    """Fail before any audio work if the output cannot be written."""
-    folder = out.parent if str(out.parent) else Path(".")
-    if not folder.is_dir():
-        what = "is a file, not a folder" if folder.exists() else "does not exist"
-        raise OutputError(f"cannot write {out}: {folder} {what}")
-    if out.is_dir():
-        raise OutputError(f"cannot write {out}: it is a folder")
-    if not os.access(folder, os.W_OK):
-        raise OutputError(f"cannot write {out}: folder {folder} is not writable")
 
 
 class Source(Protocol):
@@ -88,30 +77,22 @@ def write(
     with tempfile.TemporaryDirectory(prefix="coach-encode-") as scratch:
         encoder = ffmpeg_path()  # before the temporary file exists: a missing tool leaves nothing behind
         try:
-            fd, tmp_name = tempfile.mkstemp(prefix=f".{out.name}.", suffix=f".part.{options.format}", dir=out.parent or ".")
+            with atomic_write(out, suffix=f".{options.format}") as tmp:
+                boundaries = None if isinstance(audio, Iterable) else _split(audio, options, jobs)
+                if boundaries is not None and not isinstance(audio, Iterable):
+                    counted = _Counted(progress)
+                    try:
+                        _encode_parts(encoder, audio, boundaries, tmp, out, options, Path(scratch), counted)
+                    except mp3splice.SpliceError:
+                        boundaries = None  # an encoder that writes what the join does not expect: in one piece
+                        progress = counted.again()
+                if boundaries is None:
+                    chunks = audio if isinstance(audio, Iterable) else _chunks(audio, 0, audio.frames, options.rate)
+                    _encode_one(encoder, chunks, tmp, out, options, Path(scratch), progress)
+                if finish:
+                    _finish(finish, tmp, out)
         except OSError as exc:  # a folder that takes no new files (/proc, a full disk): about `out`, not the temporary
-            raise _written(exc, out) from None
-        os.close(fd)
-        tmp = Path(tmp_name)
-        try:
-            boundaries = None if isinstance(audio, Iterable) else _split(audio, options, jobs)
-            if boundaries is not None and not isinstance(audio, Iterable):
-                counted = _Counted(progress)
-                try:
-                    _encode_parts(encoder, audio, boundaries, tmp, out, options, Path(scratch), counted)
-                except mp3splice.SpliceError:
-                    boundaries = None  # an encoder that writes what the join does not expect: in one piece
-                    progress = counted.again()
-            if boundaries is None:
-                chunks = audio if isinstance(audio, Iterable) else _chunks(audio, 0, audio.frames, options.rate)
-                _encode_one(encoder, chunks, tmp, out, options, Path(scratch), progress)
-            if finish:
-                _finish(finish, tmp, out)
-            os.chmod(tmp, _mode_for(out))
-            os.replace(tmp, out)
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            raise
+            raise write_error(exc, out) from None
 
 
 class _Counted:
@@ -257,6 +238,8 @@ def _encode_parts(encoder: str, audio: Source, boundaries: list[int], tmp: Path,
         assert lame is not None
         try:
             _lame_part(lame(), _chunks(audio, start, end, options.rate), target, options.channels, counted, stop)
+        except OSError as exc:  # the parts are in TMPDIR, which may be full when the output's disk is not
+            errors.append(scratch_error(exc, scratch))
         except BaseException as exc:  # noqa: BLE001 (reported by the main thread)
             errors.append(exc)
 
@@ -287,7 +270,7 @@ def _encode_parts(encoder: str, audio: Source, boundaries: list[int], tmp: Path,
     try:
         mp3splice.join(tmp, targets, [0, *boundaries], audio.frames)
     except OSError as exc:
-        raise _written(exc, out) from None
+        raise write_error(exc, out) from None
 
 
 def mp3_encoder() -> str:
@@ -353,27 +336,8 @@ def _finish(finish: Callable[[Path], None], tmp: Path, out: Path) -> None:
     except (OSError, MutagenError) as exc:
         cause = exc if isinstance(exc, OSError) else exc.__cause__ or exc.__context__
         if isinstance(cause, OSError):
-            raise _written(cause, out) from None
+            raise write_error(cause, out) from None
         raise
-
-
-def _written(exc: OSError, out: Path) -> OutputError:
-    """A failed write to the temporary file, told about `out`."""
-    import errno
-
-    if exc.errno == errno.ENOSPC:
-        return OutputError(f"cannot write {out}: the disk is full", "free some space and try again; the previous file is untouched")
-    return OutputError(f"cannot write {out}: {exc.strerror or exc}")
-
-
-def _mode_for(out: Path) -> int:
-    """Keep an existing file's permissions; a new file gets the usual 0666 less the umask."""
-    try:
-        return out.stat().st_mode & 0o7777
-    except OSError:
-        umask = os.umask(0)
-        os.umask(umask)
-        return 0o666 & ~umask
 
 
 def _failure(stderr: str, out: Path) -> Exception:

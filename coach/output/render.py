@@ -11,19 +11,19 @@ from __future__ import annotations
 
 import datetime
 import math
-import os
 import re
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 
+from coach import files
 from coach.audio import loudness as meter
 from coach.audio import music, tones
 from coach.audio.mixdown import FULL_SCALE, Mixdown
-from coach.errors import CoachError, OutputError
+from coach.errors import CoachError
 from coach.output import chapters as chapter_list
 from coach.output import cover as covers
 from coach.output import encode, subtitles, tags
@@ -113,12 +113,14 @@ def check_bitrate(bitrate: str, fmt: str, rate: int) -> None:
         raise CoachError(f"bitrate `{bitrate}` is not a bitrate", "write kilobits per second, from 16k to 512k, e.g. 96k")
 
 
-def check_render(out: Path, options: RenderOptions) -> Inputs:
-    """`check`, and that the audio file and its sidecars can be written."""
-    encode.check_output(out)
-    for path in sidecar_paths(out, options):
-        encode.check_output(path)
-    return check(options)
+def check_render(out: Path, options: RenderOptions, reads: Iterable[tuple[str, Path]] = ()) -> Inputs:
+    """`check`, and that the audio file and its sidecars can be written over none of the inputs."""
+    inputs = check(options)  # first: a bad subtitle format is no file name
+    reads = [*reads, *(("the music", track) for track in inputs.music)]
+    if options.cover is not None:
+        reads.append(("the cover image", options.cover))
+    files.check_outputs([out, *sidecar_paths(out, options)], reads)
+    return inputs
 
 
 def sidecar_paths(out: Path, options: RenderOptions) -> list[Path]:
@@ -185,7 +187,7 @@ def render(
         mix.close()
     sidecars = []
     for fmt, path in zip(options.subtitles, sidecar_paths(out, options)):
-        _write_text(path, subtitles.FORMATS[fmt](session.cues, info.sheet))
+        files.write_text(path, subtitles.FORMATS[fmt](session.cues, info.sheet))
         sidecars.append(path)
     return RenderReport(out, session.timeline.duration_ms, mix.channels, info.chapters, measured,
                         replace(mastering, settings=mastered.settings), tuple(sidecars))
@@ -315,14 +317,3 @@ def _encode(
         if stream is not None:
             stream.close()
     return measured[0], sent
-
-
-def _write_text(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
-    except OSError as exc:
-        Path(tmp).unlink(missing_ok=True)
-        raise OutputError(f"cannot write {path}: {exc.strerror or exc}") from None

@@ -53,8 +53,8 @@ def synthesize_all(
     # closing(): on Ctrl-C or an error here, the workers stop now, not when the generator is collected.
     with contextlib.closing(_synthesize(missing, engine, voice, jobs)) as made:
         for text, clip in made:
-            clips[text] = clip
-            cache.put(clip_key(engine.name, engine.version, voice, text), clip)
+            # The clip stored first is the one used: concurrent renders on one cache agree.
+            clips[text] = cache.put(clip_key(engine.name, engine.version, voice, text), clip)
             done += 1
             if progress:
                 progress(done, len(unique))

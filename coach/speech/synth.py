@@ -18,7 +18,7 @@ from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 
 from coach.errors import EngineError
-from coach.interrupts import ctrl_c_held
+from coach.interrupts import SIGNALS, ctrl_c_held
 from coach.routine.model import Voice
 from coach.speech.cache import ClipCache, clip_key
 from coach.speech.clip import Clip
@@ -73,17 +73,22 @@ def _synthesize(texts: list[str], engine: Engine, voice: Voice, jobs: int) -> Ge
     context = multiprocessing.get_context("spawn")
     # `jobs` workers, and this process, whose engine is ready, speaks too: while they start, and
     # then alongside them (it also caches what comes back: not a whole speaker's share of a core).
-    pool = ProcessPoolExecutor(jobs, mp_context=context, initializer=_init_worker, initargs=(engine.name, os.getpid()))
+    pool: ProcessPoolExecutor | None = None
     ahead = collections.deque(texts)
     running: dict[Future[Clip], str] = {}
 
     def feed() -> None:
+        assert pool is not None
         while ahead and len(running) < 2 * jobs:
             text = ahead.pop()  # the workers take from the end, this process from the start
             running[pool.submit(_work, text, voice)] = text
 
     try:
-        with ctrl_c_held():  # the workers start now and inherit the block: Ctrl-C is ours to handle
+        # The workers, and multiprocessing's resource tracker that the pool starts, inherit the
+        # block (SIGHUP too, which the tracker does not ignore): Ctrl-C or SIGTERM is ours to handle.
+        with ctrl_c_held():
+            pool = ProcessPoolExecutor(jobs, mp_context=context, initializer=_init_worker,
+                                       initargs=(engine.name, os.getpid()))
             feed()
         while running or ahead:
             for future in [f for f in running if f.done()]:
@@ -100,7 +105,8 @@ def _synthesize(texts: list[str], engine: Engine, voice: Voice, jobs: int) -> Ge
             "run the command again: the clips made so far are cached",
         ) from None
     finally:
-        pool.shutdown(wait=True, cancel_futures=True)
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _speak(engine: Engine, text: str, voice: Voice) -> Clip:
@@ -116,7 +122,8 @@ _worker_engine: Engine | None = None
 
 def _init_worker(engine_name: str, parent: int) -> None:
     global _worker_engine
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the main process stops the pool on Ctrl-C
+    for signum in SIGNALS:
+        signal.signal(signum, signal.SIG_IGN)  # the main process stops the pool on Ctrl-C (or SIGTERM)
     threading.Thread(target=_exit_with, args=(parent,), daemon=True).start()
     _worker_engine = get_engine(engine_name)
 

@@ -16,7 +16,7 @@ import subprocess
 import tempfile
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -47,6 +47,32 @@ class EncodeOptions:
     bitrate: str = "64k"
     tags: Mapping[str, str] = field(default_factory=dict)
     metadata: str | None = None  # an ffmetadata file's text: tags and chapters (replaces `tags`)
+
+
+MP3_RATES = (8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000)
+
+
+def check_settings(options: EncodeOptions) -> None:
+    """Fail before any audio work if the encoder cannot take these settings: an MP3 rate LAME
+    would change silently, or a rate and bitrate the Vorbis or AAC encoder refuses (it is asked,
+    with a tenth of a second of silence)."""
+    if options.format == "mp3" and options.rate not in MP3_RATES:
+        raise EncoderError(f"MP3 has no sample rate of {options.rate} Hz",
+                           f"use one of {', '.join(str(r) for r in MP3_RATES)}")
+    if options.format not in ("ogg", "m4a"):
+        return
+    silence = bytes(2 * options.channels * (options.rate // 10))
+    with tempfile.TemporaryDirectory(prefix="coach-probe-") as scratch:
+        cmd = _command(ffmpeg_path(), replace(options, metadata=None, tags={}), Path(scratch) / f"probe.{options.format}",
+                       Path(scratch))
+        try:
+            done = subprocess.run(cmd, input=silence, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=60)
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            raise EncoderError(f"cannot start the encoder {cmd[0]}: {exc}") from None
+    if done.returncode != 0:
+        raise EncoderError(f"{options.format} cannot be encoded at {options.rate} Hz and {options.bitrate}"
+                           f" ({'stereo' if options.channels == 2 else 'mono'})",
+                           "try 44100 or 48000 Hz, or another --bitrate")
 
 
 class Source(Protocol):

@@ -88,6 +88,8 @@ def check(options: RenderOptions) -> Inputs:
         raise CoachError(f"unknown subtitle format `{unknown[0]}`", f"formats: {', '.join(subtitles.FORMATS)}")
     if options.bitrate is not None:
         check_bitrate(options.bitrate, options.format, options.rate)
+    channels = 2 if options.music is not None else 1
+    encode.check_settings(encode.EncodeOptions(options.format, options.rate, channels, options.bitrate or BITRATES[channels]))
     cover = covers.from_file(options.cover) if options.cover is not None else None
     tracks = tuple(music.playlist(options.music)) if options.music is not None else ()
     return Inputs(cover, tracks)

@@ -12,6 +12,7 @@ from coach.routine.wording import CUE_KINDS, PLACEHOLDERS, suggest
 from coach.session import SpeechOptions, cache_for, open_engine, voice_for, wording
 from coach.speech.cache import clip_key
 from coach.speech.engine import resolve_voice
+from coach.speech.synth import check_length
 
 SAMPLE_CONTEXT = {
     "title": "Lower-Back Strength", "total": 960_000, "block": "Strength", "round": 2, "rounds": 3,
@@ -44,6 +45,7 @@ def say(text: str | None, options: SpeechOptions, output: Path | None, kind: str
     engine = open_engine(options)
     voice = resolve_voice(engine, voice_for(routine, book, options), book.language)
     speech = book.spoken(text)
+    check_length(speech)
     store = cache_for(options)
     key = clip_key(engine.name, engine.version, voice, speech)
     clip = store.get(key)

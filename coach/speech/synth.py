@@ -26,6 +26,16 @@ from coach.speech.engine import Engine, get_engine
 
 Progress = Callable[[int, int], None]
 PARALLEL_MIN_CLIPS = 24
+# The longest text spoken as one clip: a cue is a sentence or two, and eSpeak NG crashes (a
+# segmentation fault, no message) on some tens of thousands of characters.
+MAX_SPOKEN_CHARS = 5_000
+
+
+def check_length(text: str) -> None:
+    """One clear error for a text too long to speak as one clip (a tip, or a lexicon's expansion)."""
+    if len(text) > MAX_SPOKEN_CHARS:
+        raise EngineError(f"a cue is too long to speak: {len(text):,} characters, at most {MAX_SPOKEN_CHARS:,} "
+                          f"({text[:40]!r}...)", "shorten the text, or the lexicon entries it uses")
 
 
 def synthesize_all(
@@ -38,6 +48,8 @@ def synthesize_all(
 ) -> dict[str, Clip]:
     """{text: trimmed clip} for every distinct text."""
     unique = list(dict.fromkeys(texts))
+    for text in unique:
+        check_length(text)
     clips: dict[str, Clip] = {}
     missing: list[str] = []
     for text in unique:

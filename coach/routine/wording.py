@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from types import MappingProxyType
+from typing import Any
 
 from coach.errors import RoutineError
 
@@ -213,18 +214,52 @@ class Phrasebook:
         return re.sub(r"\s+", " ", text).strip() or None
 
     def spoken(self, text: str) -> str:
-        """Apply the pronunciation lexicon: whole words/phrases, any case, longest first, in one pass."""
+        """Apply the pronunciation lexicon: whole words/phrases, any case, longest first, in one
+        pass. A walk down a tree of the entries' letters from each word start: time grows with
+        the text, not with the number of entries times the text (as a regex alternation does)."""
         if not self.lexicon:
             return text
-        pattern, said = self._lexicon_pattern
-        return pattern.sub(lambda m: said[int(str(m.lastgroup)[1:])], text)
+        tree = self._lexicon_tree
+        parts: list[str] = []
+        done = i = 0
+        while i < len(text):
+            if i and _is_word(text[i - 1]):  # not a word start
+                i += 1
+                continue
+            node, j, match = tree, i, None
+            while j < len(text) and (node := node.get(_fold(text[j]))) is not None:  # type: ignore[assignment]
+                j += 1
+                if _SAID in node and (j == len(text) or not _is_word(text[j])):
+                    match = j, node[_SAID]
+            if match is None:
+                i += 1
+                continue
+            parts += [text[done:i], match[1]]
+            done = i = match[0]
+        return "".join(parts) + text[done:] if parts else text
 
     @cached_property
-    def _lexicon_pattern(self) -> tuple[re.Pattern[str], list[str]]:
-        written = sorted(self.lexicon, key=len, reverse=True)
-        alternation = "|".join(f"(?P<w{i}>{re.escape(w)})" for i, w in enumerate(written))
-        pattern = re.compile(rf"(?<!\w)(?:{alternation})(?!\w)", re.IGNORECASE)
-        return pattern, [self.lexicon[w] for w in written]
+    def _lexicon_tree(self) -> dict[str, Any]:
+        tree: dict[str, Any] = {}
+        for written, said in self.lexicon.items():
+            node = tree
+            for char in written:
+                node = node.setdefault(_fold(char), {})
+            node.setdefault(_SAID, said)  # two entries the same but for case: the first wins
+        return tree
+
+
+_SAID = ""  # the key under which a tree node keeps what its entry is said as (no letter is empty)
+
+
+def _fold(char: str) -> str:
+    lower = char.lower()
+    return lower if len(lower) == 1 else char
+
+
+def _is_word(char: str) -> bool:
+    """What regular expressions call a word character (\\w)."""
+    return char.isalnum() or char == "_"
 
 
 _EMPTY = "\x00"  # stands in for an empty placeholder while rendering

@@ -192,3 +192,27 @@ def test_a_user_phrasebook_changes_every_cue_kind() -> None:
 def test_every_kind_reaches_the_placed_cues() -> None:
     session = prepare(loader.load(ROUTINE), SpeechOptions(engine="fake", phrases=FULL))
     assert {c.kind for c in session.cues} == set(CUE_KINDS)
+
+
+def test_the_lexicon_says_what_a_longest_first_whole_word_regex_says() -> None:
+    """The lexicon walks a tree of its entries (time linear in the text, whatever their number):
+    on random text it replaces exactly what the plain regular-expression reading would."""
+    import random
+    import re
+    from dataclasses import replace
+    from types import MappingProxyType
+
+    from coach.routine import phrasebooks
+
+    rng = random.Random(14)
+    words = ["rdl", "RDL", "r.d.l.", "sit up", "sit", "ups", "_x", "é", "Élan", "1/2", "a"]
+    for _ in range(200):
+        lexicon = {w: f"<{w}>" for w in rng.sample(words, rng.randint(1, len(words)))}
+        book = replace(phrasebooks.builtin("en"), lexicon=MappingProxyType(lexicon))
+        text = "".join(rng.choice([*words, " ", ".", ",", "x", "_", "-"]) for _ in range(rng.randint(0, 30)))
+        written = [w for w in sorted(lexicon, key=len, reverse=True)
+                   if w.casefold() not in {v.casefold() for v in list(lexicon)[: list(lexicon).index(w)]}]
+        pattern = re.compile(r"(?<!\w)(?:" + "|".join(f"({re.escape(w)})" for w in written) + r")(?!\w)", re.IGNORECASE)
+        said = [lexicon[w] for w in written]
+        expected = pattern.sub(lambda m, said=said: said[m.lastindex - 1], text)  # type: ignore[misc, operator]
+        assert book.spoken(text) == expected, (lexicon, text)

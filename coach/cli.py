@@ -120,13 +120,14 @@ def render(
         None, "-j", "--jobs", min=1, max=64,
         help=f"Processes for speech and MP3 encoding (default: one per core, at most {defaults.MAX_WORKERS})."),
     quiet: bool = typer.Option(False, "-q", "--quiet", help="No progress or summary."),
+    force: bool = typer.Option(False, "--force", help="Render even when the file is up to date."),
 ) -> None:
     """Render a routine to one audio file (MP3 by default) with chapters, tags, cover and cue text."""
     from dataclasses import replace
 
     from coach import progress
-    from coach.output import encode
-    from coach.output.render import RenderOptions, check_render
+    from coach.output import encode, uptodate
+    from coach.output.render import RenderOptions, check_render, sidecar_paths
     from coach.output.render import render as render_file
     from coach.routine import loader
     from coach.routine.durations import format_clock
@@ -145,10 +146,15 @@ def render(
     loaded = loader.load(routine)  # bad routines fail before any check of tools or output
     # a bad cover or music file, or an output over an input, fails before any speech work
     check_render(out, options, _reads(routine, phrases))
-    speech = _speech_options(engine, voice, rate, volume, phrases, language, cache_dir, no_cache)
-    session = _prepare(loaded, replace(speech, jobs=jobs), quiet)
+    speech = replace(_speech_options(engine, voice, rate, volume, phrases, language, cache_dir, no_cache), jobs=jobs)
+    key = uptodate.key(loaded, speech, options)  # None until every clip is in the cache
+    if not force and uptodate.current(out, key, sidecar_paths(out, options)):
+        if not quiet:
+            typer.echo(f"{out} is up to date", err=True)
+        return
+    session = _prepare(loaded, speech, quiet)
     with progress.bar("Rendering", None if not quiet else False) as update:
-        report = render_file(session, out, options, update)
+        report = render_file(session, out, options, update, stamp=key or uptodate.key(loaded, speech, options))
     if not quiet:
         typer.echo(f"wrote {out} ({format_clock(session.timeline.duration_ms)}, {len(session.cues)} cues, "
                    f"{len(report.chapters)} chapters, {report.measured.integrated:.1f} LUFS, "

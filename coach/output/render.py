@@ -28,7 +28,7 @@ from coach.audio.mixdown import FULL_SCALE, Mixdown, MixSettings
 from coach.errors import CoachError
 from coach.output import chapters as chapter_list
 from coach.output import cover as covers
-from coach.output import encode, subtitles, tags
+from coach.output import encode, subtitles, tags, uptodate
 from coach.output.mastering_cache import MasteringCache, Remembered
 from coach.output.mastering_cache import key as mastering_key
 from coach.progress import Frames, Update
@@ -159,10 +159,13 @@ def build_mixdown(session: Session, options: RenderOptions, tracks: tuple[Path, 
     return Mixdown(session.cues, session.used_clips(), session.timeline.duration_ms, options.rate, music=bed, tones=sounds)
 
 
-def render(session: Session, out: Path, options: RenderOptions, progress: Update | None = None) -> RenderReport:
+def render(
+    session: Session, out: Path, options: RenderOptions, progress: Update | None = None, stamp: str | None = None
+) -> RenderReport:
     """The steps in order: check, mix, master (or remember), then into a temporary beside `out`:
     encode, tag, measure as decoded, and encode once more if the encoder moved the loudness or
-    a peak; rename into place; write the sidecars."""
+    a peak; rename into place; write the sidecars. `stamp`: the key that says the file is up to
+    date (see uptodate), stored in its tag."""
     inputs = check_render(out, options)
     info = track_info(session, options, inputs.cover)
     mix = build_mixdown(session, options, inputs.music)
@@ -181,6 +184,8 @@ def render(session: Session, out: Path, options: RenderOptions, progress: Update
                 sent = _encode(mastered, tmp, out, options, info, frames, sent)
                 with encode.writing(out):
                     tags.write(tmp, options.format, info)
+                    if stamp is not None and options.format in uptodate.FORMATS:
+                        uptodate.stamp(tmp, stamp)
                 if known is not None and known.measured is not None:
                     # Same mastering key, same settings: the same samples this measurement was made of.
                     measured = known.measured

@@ -157,7 +157,8 @@ def render(
         report = render_file(session, out, options, update, stamp=key or uptodate.key(loaded, speech, options))
     if not quiet:
         typer.echo(f"wrote {out} ({format_clock(session.timeline.duration_ms)}, {len(session.cues)} cues, "
-                   f"{len(report.chapters)} chapters, {report.measured.integrated:.1f} LUFS, "
+                   f"{_count(len(report.chapters), 'chapter') if fmt != 'wav' else 'no chapters in WAV'}, "
+                   f"{report.measured.integrated:.1f} LUFS, "
                    f"{report.measured.true_peak:.1f} dBTP)", err=True)
         for path in report.sidecars:
             typer.echo(f"wrote {path}", err=True)

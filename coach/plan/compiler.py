@@ -23,10 +23,10 @@ READY_AT_MS = 10_000
 SETUP_AND_READY_MS = 30_000  # a preparation this long says the setup after the announcement and again in "ready"
 NEXT_LATE_MS = 13_000  # in a shorter one the announcement is wished this long before the work
 REST_LEFT_MIN_MS = 40_000  # rests this long say the time left about every REST_LEFT_EVERY_MS
-REST_LEFT_EVERY_MS = 25_000
+REST_LEFT_EVERY_MS = 20_000
 MARK_ROOM_MS = 2_000  # a short rest keeps this much before its countdown for "Rest." and "Next: ..."
 SPACING_MS = 150  # as the scheduler keeps between cues
-MS_PER_WORD = 420  # a speech-length guess at about 160 words a minute, to spread tips before clips exist
+MS_PER_WORD = 390  # a speech-length guess at the measured 2.6 words a second, to spread tips before clips exist
 SIDE_ORDER = {"left": ("left", "right"), "right": ("right", "left")}
 
 
@@ -252,7 +252,10 @@ class _Builder:
                      said_by="intro" if named else "", home=gap_start, compact="next_short")
         # The setup after the announcement, unless the reminder near the end, which says it too,
         # would follow it with little in between.
-        if ex.setup and not READY_MIN_MS <= length < SETUP_AND_READY_MS:
+        # (Once a block: later rounds hear it in the reminder of a long rest only.)
+        # (An intro that named the exercise at the start of a short lead-in is too far back too.)
+        ready = length >= READY_MIN_MS or (named and length >= NEXT_LATE_MS)
+        if ex.setup and step.round == 1 and not (ready and length < SETUP_AND_READY_MS):
             self.cue("setup", at + 1, window, Priority.ANNOUNCE, ctx, ex)
         if ex.reps and ex.tips:
             # Tips of a rep exercise never fall between its counts: one before it, in turn.
@@ -261,12 +264,12 @@ class _Builder:
         if length >= REST_LEFT_MIN_MS:
             rest_ctx = {**self.rest_context(previous, step, length), "next": ex.name}
             for t in range(REST_LEFT_EVERY_MS, length, REST_LEFT_EVERY_MS):
-                left = (length - t + 4999) // 10_000 * 10_000  # a round number of seconds
+                left = (length - t + 9999) // 10_000 * 10_000  # a round number of seconds, not later than t
                 if not 20_000 <= left <= length - 15_000:
                     continue
                 self.cue("rest_left", work_start - left, (work_start - left, prep_end), Priority.PROGRESS,
                          {**rest_ctx, "seconds": self.book.duration(left)}, ex)
-        if length >= READY_MIN_MS:
+        if ready:
             ready_at = work_start - READY_AT_MS
             self.cue("ready", ready_at, (ready_at - 2000, prep_end), Priority.ANNOUNCE, ctx, ex)
         self.countdown(step, work_start, counts, ex.first_side if ex.sides else None)

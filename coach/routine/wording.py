@@ -77,7 +77,7 @@ WHEN: Mapping[str, str] = MappingProxyType(
         "tip": "the exercise's tips, spread over the free time of its work (before a `reps:` exercise)",
         "rest": "when a rest starts",
         "rest_short": "instead of `rest` when the rest is too short for it, or repeats an earlier round's",
-        "rest_left": "in rests of 40 s or more, every 25 s or so, so the trainee is never left in silence",
+        "rest_left": "in rests of 40 s or more, every 20 s or so, so the trainee is never left in silence",
         "rep": "each rep of a `reps:` exercise, from the second ({count} is 2, 3, ...)",
         "reps_left": "instead of `rep` for the last reps but one ({count} is 3, 2: reps left, this one included)",
         "last_rep": "instead of `rep` at the start of the last rep",

@@ -104,9 +104,12 @@ def schedule(requests: tuple[CueRequest, ...], lengths: Mapping[str, int], end_m
                     f"({length / 1000:.1f} s of speech, higher-priority cues or the segment end in the way)"
                 )
             continue
-        settled.add(i)
         if length == 0:
+            # Nothing to hear (an empty clip): the compact words, if any, are said instead.
+            if not has_fallback and req.text.strip():
+                warnings.append(f"{format_stamp(req.at_ms)} `{req.kind}` cue {req.text!r} is silent: its speech clip is empty")
             continue
+        settled.add(i)
         if 0 <= start < req.home_start_ms:
             warnings.append(
                 f"{format_stamp(start)} `{req.kind}` cue {req.text!r} moved into the work before its rest "

@@ -241,6 +241,10 @@ def check(routine: str | None = RoutineArg) -> None:
     total = compiler.total_ms(r)
     exercises = sum(len(b.exercises) for b in r.blocks)
     typer.echo(f"{r.source}: OK — {r.title}")
+    spoken = loader.voice_language(r.voice.name)
+    if spoken and spoken != r.language.replace("_", "-").split("-")[0].lower():
+        typer.echo(f"warning: `language: {r.language}` but `voice: {r.voice.name}` speaks `{spoken}`: "
+                   f"the {r.language} words would be read by a {spoken} voice", err=True)
     typer.echo(f"total {format_clock(total)}, {_count(len(r.blocks), 'block')}, {_count(exercises, 'exercise')}")
     for block in r.blocks:
         rounds = f" x{block.rounds}" if block.rounds > 1 else ""

@@ -13,9 +13,8 @@ from typing import Any, NoReturn
 
 import yaml
 
-from coach.errors import RoutineError, RoutineErrors
+from coach.errors import RoutineError, RoutineErrors, suggest
 from coach.routine.durations import parse_duration
-from coach.routine.wording import suggest
 
 MAX_FILE_BYTES = 1_000_000
 MAX_NODES = 100_000

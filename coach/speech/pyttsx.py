@@ -60,6 +60,7 @@ def prepare_espeak() -> str:
 
 class Pyttsx3Engine:
     name = "pyttsx3"
+    isolated = False
 
     def __init__(self) -> None:
         self.source = prepare_espeak()
@@ -91,6 +92,15 @@ class Pyttsx3Engine:
                 for v in self._engine.getProperty("voices")
             ]
         return self._voices
+
+    def voice_help(self) -> str:
+        return "run `coach voices` to list the voices"
+
+    def cache_tag(self, voice: Voice) -> str:
+        return self.version
+
+    def max_workers(self, voice: Voice) -> int | None:
+        return None
 
     def synthesize(self, text: str, voice: Voice) -> Clip:
         with _lock, tempfile.TemporaryDirectory(prefix="coach-tts-") as tmp:

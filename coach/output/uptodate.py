@@ -39,15 +39,18 @@ def key(routine: Routine, speech: SpeechOptions, options: object) -> str | None:
         return None
     book = wording(routine, speech)
     timeline = compiler.compile_routine(routine, book)
-    engine = open_engine(speech)
-    voice = resolve_voice(engine, voice_for(routine, book, speech), book.language or routine.language)
+    language = book.language or routine.language
+    wanted = voice_for(routine, book, speech)
+    engine = open_engine(speech, wanted, language)
+    voice = resolve_voice(engine, wanted, language)
+    tag = engine.cache_tag(voice)
     cache = cache_for(speech)
     if cache.folder is None:
         return None
     clips = []
     for text in dict.fromkeys(r.speech for r in timeline.requests):
         try:
-            data = cache.path(clip_key(engine.name, engine.version, voice, text)).read_bytes()
+            data = cache.path(clip_key(engine.name, tag, voice, text)).read_bytes()
         except OSError:
             return None
         clips.append(hashlib.sha256(data).hexdigest())
@@ -56,7 +59,7 @@ def key(routine: Routine, speech: SpeechOptions, options: object) -> str | None:
         "year": datetime.date.today().year,
         "routine": repr(routine),
         "wording": repr(book),
-        "engine": [engine.name, engine.version],
+        "engine": [engine.name, tag],
         "voice": repr(voice),
         "clips": clips,
         "options": {f.name: _identity(getattr(options, f.name)) for f in fields(options)},  # type: ignore[arg-type]

@@ -20,7 +20,7 @@ from types import MappingProxyType
 
 import yaml
 
-from coach.errors import CoachError, RoutineError
+from coach.errors import CoachError, RoutineError, suggest
 from coach.routine.model import Routine
 from coach.routine.wording import (
     CUE_KINDS,
@@ -30,7 +30,6 @@ from coach.routine.wording import (
     WHEN,
     Phrasebook,
     check_template,
-    suggest,
 )
 from coach.routine.yamlnodes import Doc, compose, read_text
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 import re
 import string
 from collections.abc import Mapping
@@ -11,7 +10,7 @@ from functools import cached_property
 from types import MappingProxyType
 from typing import Any
 
-from coach.errors import RoutineError
+from coach.errors import RoutineError, suggest
 
 # Each cue kind and the placeholders its template may use.
 _COMMON = ("title", "total")
@@ -118,12 +117,6 @@ MEANING: Mapping[str, str] = MappingProxyType(
 # Words a phrasebook gives for durations, rep, round and exercise counts and sides; `and` joins "1 minute [and] 30 seconds".
 UNIT_WORDS = ("second", "seconds", "minute", "minutes", "hour", "hours", "rep", "reps", "round", "rounds",
               "exercise", "exercises", "left", "right", "and")
-
-
-def suggest(word: str, choices: object) -> str:
-    """'did you mean X?' for a near miss, else ''."""
-    close = difflib.get_close_matches(str(word), [str(c) for c in choices], n=1, cutoff=0.6)  # type: ignore[attr-defined]
-    return f"did you mean `{close[0]}`?" if close else ""
 
 
 _BRACE_PROBLEMS = {

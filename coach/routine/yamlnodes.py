@@ -13,10 +13,9 @@ from typing import Any, NoReturn
 
 import yaml
 
-from coach.errors import RoutineError, RoutineErrors
+from coach.errors import RoutineError, RoutineErrors, suggest
 from coach.files import TooLarge, read_bounded
 from coach.routine.durations import format_clock, parse_duration
-from coach.routine.wording import suggest
 
 MAX_FILE_BYTES = 1_000_000
 MAX_NODES = 100_000

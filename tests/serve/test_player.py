@@ -11,6 +11,8 @@ from coach.serve.sessions import Served
 
 from .conftest import Page, Running, timeline
 
+pytestmark = pytest.mark.slow  # a browser, and one test plays a session through
+
 
 def test_list_page_links_every_session(page: Page, site: Running, served: list[Served]) -> None:
     page.page.goto(site.url("/"))

@@ -4,42 +4,20 @@
 from __future__ import annotations
 
 import json
-import shutil
-import threading
-import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from coach.output.render import RenderOptions
-from coach.routine import loader
-from coach.serve import app as web
-from coach.serve import server
-from coach.serve.sessions import Served, render_session
-from coach.session import SpeechOptions, prepare
+from coach.serve.sessions import Served
 
-DATA = Path(__file__).parent.parent / "data"
-SHORT = DATA / "serve_short.yaml"
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--autoplay-policy=no-user-gesture-required",
-]
-PHONE = {"width": 390, "height": 844}
+from .harness import PHONE, SHORT, Running, chromium, launch, render_all, serving
 
 
 @pytest.fixture(scope="session")
 def served(tmp_path_factory: pytest.TempPathFactory) -> list[Served]:
     """The short test routine and the built-in session, rendered as `coach serve` does."""
-    folder = tmp_path_factory.mktemp("served")
-    options = SpeechOptions(engine="fake", cache_dir=tmp_path_factory.mktemp("serve_cache"))
-    out: list[Served] = []
-    for name in (str(SHORT), "lower-back"):
-        session = prepare(loader.load(name), options)
-        out.append(render_session(session, folder, RenderOptions(), [s.slug for s in out]))
-    return out
+    return render_all([str(SHORT), "lower-back"], tmp_path_factory.mktemp("served"), tmp_path_factory.mktemp("serve_cache"))
 
 
 @pytest.fixture(scope="session")
@@ -47,45 +25,21 @@ def short(served: list[Served]) -> Served:
     return served[0]
 
 
-class Running:
-    def __init__(self, base: str, key: str, port: int) -> None:
-        self.base, self.key, self.port = base, key, port
-
-    def url(self, path: str = "/") -> str:
-        return f"{self.base}{path}{'&' if '?' in path else '?'}k={self.key}"
-
-
 @pytest.fixture(scope="session")
 def site(served: list[Served]) -> Iterator[Running]:
-    """A real server on 127.0.0.1 (a free port), in a thread."""
-    import uvicorn
-
-    key = web.new_key()
-    sock = server.listen(server.LOOPBACK, 0)
-    config = uvicorn.Config(web.create(served, key), log_level="warning", access_log=False, lifespan="off")
-    instance = uvicorn.Server(config)
-    thread = threading.Thread(target=instance.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not instance.started and time.monotonic() < deadline:
-        time.sleep(0.02)
-    assert instance.started, "the test server did not start"
-    port = sock.getsockname()[1]
-    yield Running(f"http://127.0.0.1:{port}", key, port)
-    instance.should_exit = True
-    thread.join(10)
-    sock.close()
+    with serving(served) as running:
+        yield running
 
 
 @pytest.fixture(scope="session")
 def browser() -> Iterator[Any]:
-    executable = CHROMIUM if Path(CHROMIUM).exists() else shutil.which("chromium")
+    executable = chromium()
     if executable is None:
         pytest.skip("chromium is not installed (apt-get install -y chromium; .ci/run installs it)")
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
-        instance = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+        instance = launch(playwright, executable)
         yield instance
         instance.close()
 

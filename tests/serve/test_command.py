@@ -17,7 +17,7 @@ import segno
 from coach.serve import server
 from tests.procs import assert_one_line_error, coach, command, env
 
-from .conftest import SHORT
+from .harness import SHORT
 
 
 def start(*args: str, cwd: Path) -> tuple[subprocess.Popen[str], str]:

@@ -12,7 +12,7 @@ import pytest
 from coach.serve import app as web
 from coach.serve.sessions import Served
 
-from .conftest import Running
+from .harness import Running
 
 
 def get(site: Running, path: str, headers: dict[str, str] | None = None, method: str = "GET") -> http.client.HTTPResponse:

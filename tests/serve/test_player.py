@@ -9,7 +9,8 @@ import pytest
 
 from coach.serve.sessions import Served
 
-from .conftest import Page, Running, timeline
+from .conftest import Page, timeline
+from .harness import Running
 
 pytestmark = pytest.mark.slow  # a browser, and one test plays a session through
 

@@ -8,7 +8,6 @@ from collections.abc import Iterator
 
 from coach.errors import CoachError
 
-DEFAULT_PORT = 8765
 LOOPBACK = "127.0.0.1"
 ANY = ("0.0.0.0", "::", "")
 

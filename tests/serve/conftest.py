@@ -74,11 +74,16 @@ SEEK = """async (seconds) => {
     await new Promise((resolve) => requestAnimationFrame(() => resolve()));
     return (DISPLAY)();
 }""".replace("DISPLAY", DISPLAY)
-# Records the Media Session handlers the page registers, so a test can press "next track".
+# Records the Media Session handlers the page registers (so a test can press "next track") and its wake lock requests.
 RECORD_HANDLERS = """(() => {
     window.mediaHandlers = {};
     const original = navigator.mediaSession.setActionHandler.bind(navigator.mediaSession);
     navigator.mediaSession.setActionHandler = (action, handler) => { window.mediaHandlers[action] = handler; original(action, handler); };
+    window.wakeLockRequests = [];
+    if (navigator.wakeLock) {
+        const request = navigator.wakeLock.request.bind(navigator.wakeLock);
+        navigator.wakeLock.request = (type) => { window.wakeLockRequests.push(type); return request(type); };
+    }
 })();"""
 
 

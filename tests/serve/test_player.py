@@ -115,6 +115,7 @@ def test_playing_advances_through_the_phases_to_finished(page: Page, site: Runni
     kinds = [s["kind"] for s in timeline(short)["segments"]] + ["finished"]
     assert seen == [k for i, k in enumerate(kinds) if i == 0 or kinds[i - 1] != k]  # every phase, in order
     assert page.page.evaluate("() => document.getElementById('audio').ended")
+    assert page.page.evaluate("() => window.wakeLockRequests") == ["screen"]  # 127.0.0.1 is a secure context
     assert page.errors == []
 
 

@@ -10,7 +10,7 @@ from typing import TextIO
 
 import typer
 
-from coach import __version__
+from coach import __version__, defaults
 from coach.errors import CoachError
 
 app = typer.Typer(
@@ -62,12 +62,11 @@ CacheOpt = typer.Option(None, "--cache-dir", envvar="COACH_CACHE_DIR", help="Cac
 NoCacheOpt = typer.Option(False, "--no-cache", help="Do not read or write the speech clip cache.")
 
 
-def _prepare(routine_arg: str | None, options, quiet: bool = False):  # type: ignore[no-untyped-def]
+def _prepare(routine, options, quiet: bool = False):  # type: ignore[no-untyped-def]
+    """Speech for a loaded routine, with a progress bar; the schedule's warnings printed."""
     from coach import progress
-    from coach.routine import loader
     from coach.session import prepare
 
-    routine = loader.load(routine_arg)
     with progress.bar("Preparing speech", None if not quiet else False) as update:
         session = prepare(routine, options, update)
     for warning in session.warnings:
@@ -85,22 +84,24 @@ def render(
     output: Path | None = typer.Option(None, "-o", "--output", help="Output file (default: ROUTINE.mp3 here)."),
     format: str | None = typer.Option(None, "--format", help="mp3 (default), m4a, ogg or wav; default from the output's extension."),
     bitrate: str | None = typer.Option(None, "--bitrate", help="Encoder bitrate, e.g. 96k (default: 64k voice only, 128k with music)."),
-    sample_rate: int = typer.Option(44100, "--sample-rate", help="Sample rate in Hz.", min=8000, max=96000),
-    chapters: str = typer.Option("exercise", "--chapters", help="Chapters: exercise (each side and round), block, or none."),
+    sample_rate: int = typer.Option(defaults.SAMPLE_RATE, "--sample-rate", help="Sample rate in Hz.", min=8000, max=96000),
+    chapters: str = typer.Option(defaults.CHAPTERS, "--chapters", help="Chapters: exercise (each side and round), block, or none."),
     cover: Path | None = typer.Option(None, "--cover", help="Cover image (JPEG or PNG; default: one drawn from the routine)."),
     subtitles: str | None = typer.Option(
         None, "--subtitles", help="Also write the cue text beside the audio: vtt, srt, lrc (comma-separated)."),
-    loudness: float = typer.Option(-16.0, "--loudness", help="Target integrated loudness in LUFS.", min=-40.0, max=-6.0),
+    loudness: float = typer.Option(defaults.TARGET_LUFS, "--loudness", help="Target integrated loudness in LUFS.", min=-40.0, max=-6.0),
     music: Path | None = typer.Option(None, "--music", help="Music under the session: an audio file, or a folder played in name order."),
-    music_level: float = typer.Option(-18.0, "--music-level", help="Music loudness relative to the voice, in dB.", min=-60.0, max=0.0),
-    duck: float = typer.Option(12.0, "--duck", help="How far the music dips under speech, in dB.", min=0.0, max=60.0),
+    music_level: float = typer.Option(defaults.MUSIC_LEVEL_DB, "--music-level", min=-60.0, max=0.0,
+                                      help="Music loudness relative to the voice, in dB."),
+    duck: float = typer.Option(defaults.DUCK_DB, "--duck", help="How far the music dips under speech, in dB.", min=0.0, max=60.0),
     beeps: bool = typer.Option(False, "--beeps", help="Pips on the countdown and a tone on go."),
     marks: bool = typer.Option(False, "--marks", help="A soft tone where each work and rest starts."),
     engine: str = EngineOpt, voice: str | None = VoiceOpt, rate: int | None = RateOpt,
     volume: float | None = VolumeOpt, phrases: Path | None = PhrasesOpt, language: str | None = LanguageOpt,
     cache_dir: Path | None = CacheOpt, no_cache: bool = NoCacheOpt,
-    jobs: int | None = typer.Option(None, "-j", "--jobs", min=1, max=64,
-                                       help="Processes for speech and MP3 encoding (default: one per core, at most 4)."),
+    jobs: int | None = typer.Option(
+        None, "-j", "--jobs", min=1, max=64,
+        help=f"Processes for speech and MP3 encoding (default: one per core, at most {defaults.MAX_WORKERS})."),
     quiet: bool = typer.Option(False, "-q", "--quiet", help="No progress or summary."),
 ) -> None:
     """Render a routine to one audio file (MP3 by default) with chapters, tags, cover and cue text."""
@@ -113,20 +114,20 @@ def render(
     from coach.routine import loader
     from coach.routine.durations import format_clock
 
-    name = routine or "lower-back"
+    name = routine or defaults.ROUTINE
     stem = Path(name).stem if Path(name).suffix in (".yaml", ".yml") else Path(name).name
-    fmt = format or (output.suffix.lstrip(".").lower() if output and output.suffix else "mp3")
+    fmt = format or (output.suffix.lstrip(".").lower() if output and output.suffix else defaults.FORMAT)
     out = output or Path(f"{stem}.{fmt}")
-    if fmt not in encode.FORMATS:
-        raise CoachError(f"unknown format `{fmt}`", f"formats: {', '.join(encode.FORMATS)}")
+    encode.check_format(fmt)
     options = RenderOptions(
-        fmt, sample_rate, bitrate, chapters, cover, tuple(s.strip() for s in (subtitles or "").split(",") if s.strip()),
-        loudness, music=music, music_level=music_level, duck=duck, beeps=beeps, marks=marks, jobs=jobs,
+        format=fmt, rate=sample_rate, bitrate=bitrate, chapters=chapters, cover=cover,
+        subtitles=tuple(s.strip() for s in (subtitles or "").split(",") if s.strip()),
+        loudness=loudness, music=music, music_level=music_level, duck=duck, beeps=beeps, marks=marks, jobs=jobs,
     )
-    loader.load(routine)  # bad routines fail before any check of tools or output
+    loaded = loader.load(routine)  # bad routines fail before any check of tools or output
     check_render(out, options)  # a bad cover or music file fails before any speech work
     speech = _speech_options(engine, voice, rate, volume, phrases, language, cache_dir, no_cache)
-    session = _prepare(routine, replace(speech, jobs=jobs), quiet)
+    session = _prepare(loaded, replace(speech, jobs=jobs), quiet)
     with progress.bar("Rendering", None if not quiet else False) as update:
         report = render_file(session, out, options, update)
     if not quiet:
@@ -146,7 +147,9 @@ def script(
     cache_dir: Path | None = CacheOpt, no_cache: bool = NoCacheOpt,
 ) -> None:
     """Show the cue sheet: when each cue is spoken, its kind and its words."""
-    session = _prepare(routine, _speech_options(engine, voice, rate, volume, phrases, language, cache_dir, no_cache), as_json)
+    from coach.routine import loader
+
+    session = _prepare(loader.load(routine), _speech_options(engine, voice, rate, volume, phrases, language, cache_dir, no_cache), as_json)
     if as_json:
         typer.echo(json.dumps(session.to_json(), indent=2, ensure_ascii=False))
         return
@@ -254,7 +257,7 @@ def play(
     r = loader.load(routine)
     player.check_start(r, compiler.total_ms(r), start)  # a bad --from fails before any speech is made
     with live.Sink(device) as sink:
-        session = _prepare(routine, _speech_options(engine, voice, rate, volume, phrases, language, cache_dir, no_cache))
+        session = _prepare(r, _speech_options(engine, voice, rate, volume, phrases, language, cache_dir, no_cache))
         typer.echo(f"playing on {sink.name}", err=True)
         outcome = playui.run(session, sink, player.resolve_start(session, start))
     typer.echo(outcome.summary, err=True)
@@ -272,7 +275,8 @@ def serve(
     bitrate: str | None = typer.Option(None, "--bitrate", help="MP3 bitrate, e.g. 96k (default: 64k voice only, 128k with music)."),
     cover: Path | None = typer.Option(None, "--cover", help="Cover image (JPEG or PNG; default: one drawn from the routine)."),
     music: Path | None = typer.Option(None, "--music", help="Music under the session: an audio file, or a folder played in name order."),
-    music_level: float = typer.Option(-18.0, "--music-level", help="Music loudness relative to the voice, in dB.", min=-60.0, max=0.0),
+    music_level: float = typer.Option(defaults.MUSIC_LEVEL_DB, "--music-level", min=-60.0, max=0.0,
+                                      help="Music loudness relative to the voice, in dB."),
     beeps: bool = typer.Option(False, "--beeps", help="Pips on the countdown and a tone on go."),
     marks: bool = typer.Option(False, "--marks", help="A soft tone where each work and rest starts."),
     engine: str = EngineOpt, voice: str | None = VoiceOpt, rate: int | None = RateOpt,
@@ -289,16 +293,15 @@ def serve(
     from coach.serve import server, sessions
 
     names: list[str | None] = list(routines) if routines else [None]
-    for name in names:
-        loader.load(name)  # every routine checked before any speech work or listening
+    loaded = [loader.load(name) for name in names]  # every routine checked before any speech work or listening
     options = RenderOptions(bitrate=bitrate, cover=cover, music=music, music_level=music_level, beeps=beeps, marks=marks)
     check(options)
     sock = server.listen("0.0.0.0" if lan else host, port)
     speech = _speech_options(engine, voice, rate, volume, phrases, language, cache_dir, no_cache)
     with sock, tempfile.TemporaryDirectory(prefix="coach-serve-") as folder:
         served: list[sessions.Served] = []
-        for name in names:
-            session = _prepare(name, speech)
+        for routine in loaded:
+            session = _prepare(routine, speech)
             with progress.bar(f"Rendering {session.routine.title}") as update:
                 served.append(sessions.render_session(session, Path(folder), options, [s.slug for s in served], update))
         key = web.new_key()

@@ -64,9 +64,9 @@ class Session:
     def mastered_mixdown(self, rate: int) -> Mixdown:
         """The mixdown at the loudness a rendered file has (-16 LUFS, true peaks under -1 dBTP),
         every clip limited in advance: what `coach play` plays."""
-        from coach.audio import loudness
+        from coach.audio import mastering
 
-        mix, _ = loudness.master(self.mixdown(rate), margin_db=loudness.CODEC_MARGIN_DB["wav"])
+        mix, _ = mastering.master(self.mixdown(rate), margin_db=mastering.CODEC_MARGIN_DB["wav"])
         mix.prepare_clips()
         return mix
 

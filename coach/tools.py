@@ -1,4 +1,5 @@
-"""Finding external tools: ffmpeg (system first, then the imageio-ffmpeg wheel)."""
+"""The machine: external tools (ffmpeg: system first, then the imageio-ffmpeg wheel) and how many
+workers to run at once."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import functools
 import os
 import shutil
 
+from coach.defaults import MAX_WORKERS
 from coach.errors import ToolMissing
 
 FFMPEG_HINT = "install it with `pip install imageio-ffmpeg` (bundled with coach) or `apt-get install ffmpeg`"
@@ -28,3 +30,9 @@ def ffmpeg_path() -> str:
         return str(imageio_ffmpeg.get_ffmpeg_exe())
     except Exception:  # imageio-ffmpeg raises RuntimeError when it has no binary for this platform
         raise ToolMissing("no ffmpeg found to encode audio", FFMPEG_HINT) from None
+
+
+def workers(jobs: int | None = None) -> int:
+    """How many workers run at once (speech processes, MP3 encoders, measuring threads): `jobs`
+    when given, else one per core, at most MAX_WORKERS."""
+    return jobs if jobs is not None else min(os.cpu_count() or 1, MAX_WORKERS)

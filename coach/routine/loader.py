@@ -8,6 +8,7 @@ from types import MappingProxyType
 
 import yaml
 
+from coach.defaults import ROUTINE
 from coach.errors import RoutineError
 from coach.routine.model import Block, Exercise, Routine, Templates, Voice
 from coach.routine.wording import CUE_KINDS, check_template
@@ -36,7 +37,7 @@ def builtin_names() -> list[str]:
 def resolve(source: str | Path | None) -> tuple[str, str]:
     """(display name, text) of a routine file path or a built-in routine name (default: lower-back)."""
     if source is None:
-        source = "lower-back"
+        source = ROUTINE
     path = Path(source)
     if not path.exists() and str(source) in builtin_names():
         text = (resources.files("coach.routine") / "routines" / f"{source}.yaml").read_text(encoding="utf-8")
@@ -130,7 +131,7 @@ def _cues(doc: Doc, node: yaml.Node, what: str) -> tuple[Templates, dict[str, in
     out: dict[str, tuple[str, ...]] = {}
     lines: dict[str, int] = {}
     for kind, value_node in (keys or {}).items():
-        templates = read_templates(doc, value_node, f"{what}.{kind}")
+        templates = doc.templates(value_node, f"{what}.{kind}")
         if templates is None:
             continue
         for template in templates:
@@ -141,21 +142,6 @@ def _cues(doc: Doc, node: yaml.Node, what: str) -> tuple[Templates, dict[str, in
         out[kind] = templates
         lines[kind] = value_node.start_mark.line + 1
     return MappingProxyType(out), lines
-
-
-def read_templates(doc: Doc, node: yaml.Node, what: str) -> tuple[str, ...] | None:
-    """A template, a list of alternatives, or null (silence): as a tuple of alternatives."""
-    if isinstance(node, yaml.ScalarNode) and node.tag.endswith(":null"):
-        return ()
-    if isinstance(node, yaml.SequenceNode):
-        items = doc.sequence(node, what, max_items=100) or []
-        texts = [doc.string(item, what, max_len=500) for item in doc.each(items)]
-        if not items:
-            doc.error(node, f"{what} is an empty list", "use null to silence a cue kind")
-            return None
-        return tuple(t for t in texts if t is not None) if all(t is not None for t in texts) else None
-    text = doc.string(node, what, max_len=500)
-    return (text,) if text is not None else None
 
 
 def _block(doc: Doc, node: yaml.Node, index: int, defaults: dict[str, int]) -> Block | None:

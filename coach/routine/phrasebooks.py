@@ -21,7 +21,6 @@ from types import MappingProxyType
 import yaml
 
 from coach.errors import CoachError, RoutineError
-from coach.routine.loader import read_templates
 from coach.routine.model import Routine
 from coach.routine.wording import (
     CUE_KINDS,
@@ -84,7 +83,7 @@ def parse(text: str, file: str) -> Phrasebook:
     voice = doc.string(keys["voice"], "`voice`", max_len=100) if "voice" in keys else ""
     templates: dict[str, tuple[str, ...]] = {}
     for kind, node in (doc.mapping(keys["cues"], "`cues`", CUE_KINDS) or {} if _given(keys, "cues") else {}).items():
-        alternatives = read_templates(doc, node, f"`cues.{kind}`")
+        alternatives = doc.templates(node, f"`cues.{kind}`")
         if alternatives is None:
             continue
         # Each alternative of a block list is reported at its own line.

@@ -23,6 +23,7 @@ from coach.routine.model import Voice
 from coach.speech.cache import ClipCache, clip_key
 from coach.speech.clip import Clip
 from coach.speech.engine import Engine, get_engine
+from coach.tools import workers
 
 Progress = Callable[[int, int], None]
 PARALLEL_MIN_CLIPS = 24
@@ -49,7 +50,7 @@ def synthesize_all(
     done = len(clips)
     if progress:
         progress(done, len(unique))
-    jobs = jobs if jobs is not None else min(os.cpu_count() or 1, 4)
+    jobs = workers(jobs)
     # closing(): on Ctrl-C or an error here, the workers stop now, not when the generator is collected.
     with contextlib.closing(_synthesize(missing, engine, voice, jobs)) as made:
         for text, clip in made:

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from conftest import decode, onsets
 
-from coach.audio import loudness, tones
+from coach.audio import ebur128, tones
 from coach.output import chapters
 from coach.output.render import RenderOptions, render
 from coach.routine import loader
@@ -44,7 +44,7 @@ def test_format_decodes_to_the_timeline_with_tags(fmt: str, session: Session, tm
     assert len(samples) == session.timeline.duration_ms * RATE // 1000
     errors = onsets(samples, session.to_json()["cues"], RATE, threshold=1000)
     assert max(abs(e) for e in errors) <= 5, errors
-    measured = loudness.measure_file(out)
+    measured = ebur128.measure_file(out)
     assert abs(measured.integrated + 16) <= 0.5 and measured.true_peak <= -1.0, measured
     expected = [(c.start_ms, c.title) for c in chapters.chapters(session.timeline, session.book)]
     assert [(c.start_ms, c.title) for c in report.chapters] == expected

@@ -341,6 +341,58 @@ def play(
 
 
 @app.command()
+def serve(
+    routines: list[str] | None = typer.Argument(None, help="Routine YAML files or built-in names (default: lower-back).",
+                                                show_default=False),
+    port: int = typer.Option(8765, "--port", help="Port to listen on; 0 picks a free one.", min=0, max=65535),
+    host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on (0.0.0.0: every network)."),
+    lan: bool = typer.Option(False, "--lan", help="Listen on the local network, for a phone (same as --host 0.0.0.0)."),
+    bitrate: str | None = typer.Option(None, "--bitrate", help="MP3 bitrate, e.g. 96k (default: 64k voice only, 128k with music)."),
+    cover: Path | None = typer.Option(None, "--cover", help="Cover image (JPEG or PNG; default: one drawn from the routine)."),
+    music: Path | None = typer.Option(None, "--music", help="Music under the session: an audio file, or a folder played in name order."),
+    music_level: float = typer.Option(defaults.MUSIC_LEVEL_DB, "--music-level", min=-60.0, max=0.0,
+                                      help="Music loudness relative to the voice, in dB."),
+    beeps: bool = typer.Option(False, "--beeps", help="Pips on the countdown and a tone on go."),
+    marks: bool = typer.Option(False, "--marks", help="A soft tone where each work and rest starts."),
+    engine: str = EngineOpt, voice: str | None = VoiceOpt, rate: int | None = RateOpt,
+    volume: float | None = VolumeOpt, phrases: Path | None = PhrasesOpt, language: str | None = LanguageOpt,
+    cache_dir: Path | None = CacheOpt, no_cache: bool = NoCacheOpt,
+) -> None:
+    """Host sessions for a phone's browser: the MP3 with a big display in step with it (docs/serve.md)."""
+    import tempfile
+
+    from coach import progress
+    from coach.output.render import RenderOptions, check
+    from coach.routine import loader
+    from coach.serve import app as web
+    from coach.serve import server, sessions
+
+    names: list[str | None] = list(routines) if routines else [None]
+    loaded = [loader.load(name) for name in names]  # every routine checked before any speech work or listening
+    options = RenderOptions(bitrate=bitrate, cover=cover, music=music, music_level=music_level, beeps=beeps, marks=marks)
+    check(options)
+    sock = server.listen("0.0.0.0" if lan else host, port)
+    speech = _speech_options(engine, voice, rate, volume, phrases, language, cache_dir, no_cache)
+    with sock, tempfile.TemporaryDirectory(prefix="coach-serve-") as folder:
+        served: list[sessions.Served] = []
+        for routine in loaded:
+            session = _prepare(routine, speech)
+            with progress.bar(f"Rendering {session.routine.title}") as update:
+                served.append(sessions.render_session(session, Path(folder), options, [s.slug for s in served], update))
+        key = web.new_key()
+        site = web.create(served, key)
+        url = server.address(sock, key)
+        where = "on this computer (--lan for a phone on the same Wi-Fi)" if server.is_loopback(sock) else "on your phone (same Wi-Fi)"
+        typer.echo(f"Serving {_count(len(served), 'session')}. Open {where}:\n  {url}")
+        if sys.stdout.isatty():
+            for line in server.qr_lines(url):
+                typer.echo(line)
+        typer.echo("Ctrl-C stops the server.")
+        sys.stdout.flush()
+        server.run(site, sock)
+
+
+@app.command()
 def devices() -> None:
     """List audio output devices for `coach play --device` and `coach say --device`."""
     from coach.live import sink as live

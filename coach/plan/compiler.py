@@ -24,7 +24,7 @@ SETUP_AND_READY_MS = 30_000  # a preparation this long says the setup after the 
 NEXT_LATE_MS = 13_000  # in a shorter one the announcement is wished this long before the work
 REST_LEFT_MIN_MS = 40_000  # rests this long say the time left about every REST_LEFT_EVERY_MS
 REST_LEFT_EVERY_MS = 20_000
-MARK_ROOM_MS = 2_000  # a short rest keeps this much before its countdown for "Rest." and "Next: ..."
+MARK_ROOM_MS = 2_500  # a short rest keeps this much before its countdown for "Rest." and "Next: ..."
 SPACING_MS = 150  # as the scheduler keeps between cues
 TONE_ROOM_MS = 200  # kept free before a countdown for its first pip
 GO_ROOM_MS = 400  # kept free before a work start with no countdown, for the go tone
@@ -50,8 +50,8 @@ def countdown_from(prep_start_ms: int, work_start_ms: int, kind: str) -> int:
     starts at the rest's first millisecond leaves no room for them).
     """
     length = work_start_ms - prep_start_ms
-    if kind in ("rest", "round_rest") and length - MARK_ROOM_MS >= 1000:
-        return min(COUNTDOWN_FROM, (length - MARK_ROOM_MS) // 1000)
+    if kind in ("rest", "round_rest") and length >= 1000:
+        return min(COUNTDOWN_FROM, max(1, (length - MARK_ROOM_MS) // 1000))
     return max(0, min(COUNTDOWN_FROM, length // 1000))
 
 
@@ -249,7 +249,9 @@ class _Builder:
         else:
             kind = "last_exercise" if step.last and not own and not named else "next"
         # Block and round come first, where they leave the exercise's announcement its room.
-        said = self.peek(kind, ctx, ex) if kind else ""
+        # (When the intro says it, what needs the room is the reminder that follows, if any.)
+        ready = length >= READY_MIN_MS or (named and length >= NEXT_LATE_MS)
+        said = self.peek("ready" if named and ready else kind, ctx, ex) if kind else ""
         structure = (gap_start, prep_end - (estimate_ms(said) + SPACING_MS if said else 0))
         if step.first_of_block:
             plan = self.book.unit(len(block.exercises), "exercise")
@@ -275,7 +277,6 @@ class _Builder:
         # would follow it with little in between; once a block (later rounds hear it in the
         # reminder of a long rest). An intro that named the exercise at the start of a short
         # lead-in is too far back too: a reminder follows it.
-        ready = length >= READY_MIN_MS or (named and length >= NEXT_LATE_MS)
         if ex.setup and step.round == 1 and not (ready and length < SETUP_AND_READY_MS):
             self.cue("setup", at + 1, window, Priority.ANNOUNCE, ctx, ex)
         if ex.reps and ex.tips:

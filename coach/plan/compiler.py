@@ -353,8 +353,9 @@ class _Builder:
     def tips(self, step: _Step, ctx: Mapping[str, object], order: list[str], anchors: list[tuple[int, int]],
              start: int, free_end: int) -> None:
         """Tips spread over the free stretches between the set's fixed cues (go, halfway, time
-        left, the end count): each to the stretch that leaves the most room a tip, evenly inside
-        it, so none is glued behind another cue; a tip that fits nowhere may go anywhere free."""
+        left, the end count): each to a stretch with no tip yet, else to the one that leaves the
+        most room a tip, evenly inside it, so none is glued behind another cue; a tip that fits
+        nowhere may go anywhere free."""
         ex = step.exercise
         marks = sorted(anchors) + [(free_end, free_end)]
         gaps = [(a[1] + SPACING_MS, b[0] - SPACING_MS) for a, b in zip(marks, marks[1:]) if b[0] - a[1] > 2 * SPACING_MS]
@@ -366,7 +367,8 @@ class _Builder:
             if not fits:
                 homeless.append(tip)
                 continue
-            best = max(fits, key=lambda n: ((gaps[n][1] - gaps[n][0]) // (len(shares[n]) + 1), -n))
+            # A stretch with no tip yet first (one tip each half), then the one leaving most room.
+            best = max(fits, key=lambda n: (not shares[n], (gaps[n][1] - gaps[n][0]) // (len(shares[n]) + 1), -n))
             shares[best].append(tip)
         for (low, high), tips in zip(gaps, shares):
             for j, tip in enumerate(tips):

@@ -9,6 +9,7 @@ import pytest
 from conftest import decode, onsets
 
 from coach.output.render import RenderOptions, render
+from coach.plan.compiler import countdown_from
 from coach.routine import loader
 from coach.session import SpeechOptions, prepare
 
@@ -38,8 +39,11 @@ def check_timing_rules(data: dict) -> None:
     works = [s for s in segments if s["kind"] == "work"]
     assert go == [s["start_ms"] for s in works]
     for work in works:
+        # 3, 2, 1 into work; from 2 or 1 when the rest or switch before it is short (compiler.countdown_from).
+        before = next(s for s in segments if s["end_ms"] == work["start_ms"])
+        counts = countdown_from(before["start_ms"], work["start_ms"], before["kind"])
         starts = [c["start_ms"] for c in cues if c["kind"] == "countdown" and work["start_ms"] - 3000 <= c["start_ms"] < work["start_ms"]]
-        assert starts == [work["start_ms"] - 3000, work["start_ms"] - 2000, work["start_ms"] - 1000]
+        assert starts == [work["start_ms"] - n * 1000 for n in range(counts, 0, -1)]
         inside = [c for c in cues if c["kind"] in ("halfway", "remaining", "tip") and work["start_ms"] <= c["start_ms"] < work["end_ms"]]
         assert all(c["end_ms"] <= work["end_ms"] for c in inside)
     assert all(0 <= c["start_ms"] < c["end_ms"] <= data["duration_ms"] for c in cues)

@@ -269,7 +269,7 @@ def play(
 def serve(
     routines: list[str] | None = typer.Argument(None, help="Routine YAML files or built-in names (default: lower-back).",
                                                 show_default=False),
-    port: int = typer.Option(8765, "--port", help="Port to listen on; 0 picks a free one.", min=0, max=65535),
+    port: int = typer.Option(defaults.SERVE_PORT, "--port", help="Port to listen on; 0 picks a free one.", min=0, max=65535),
     host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on (0.0.0.0: every network)."),
     lan: bool = typer.Option(False, "--lan", help="Listen on the local network, for a phone (same as --host 0.0.0.0)."),
     bitrate: str | None = typer.Option(None, "--bitrate", help="MP3 bitrate, e.g. 96k (default: 64k voice only, 128k with music)."),

@@ -103,12 +103,23 @@ def test_playing_advances_through_the_phases_to_finished(page: Page, site: Runni
     """The short session played through (four times as fast): the display follows the audio itself."""
     page.open_player(site, short)
     page.page.evaluate("() => { const a = document.getElementById('audio'); a.playbackRate = 4; return a.play(); }")
+    segments = timeline(short)["segments"]
     seen: list[str] = []
     deadline = time.monotonic() + timeline(short)["duration_ms"] / 4000 + 20
     while time.monotonic() < deadline:
-        kind = page.display()["kind"]
+        shown = page.display()
+        kind = shown["kind"]
         if not seen or seen[-1] != kind:
             seen.append(kind)
+        if kind != "finished":  # in step with the audio: the segment and seconds left at its position
+            at = float(shown["time"]) * 1000
+            playing = next(s for s in reversed(segments) if s["start_ms"] <= at)
+            # Drawn at most a frame ago: a quarter of a second of audio at 4x, at most.
+            if kind == playing["kind"]:
+                left = [math.ceil((playing["end_ms"] - t) / 1000) for t in (at, at - 250)]
+                assert left[0] <= int(shown["seconds"]) <= left[1], (shown, playing)
+            else:  # drawn just before the segment changed
+                assert at - playing["start_ms"] < 250, (shown, playing)
         if kind == "finished":
             break
         time.sleep(0.05)

@@ -138,3 +138,21 @@ def test_download_link_and_cover(page: Page, site: Running, short: Served) -> No
     assert response.headers["content-disposition"] == f'attachment; filename="{short.slug}.mp3"'
     assert response.body() == short.audio.read_bytes()
     assert not math.isnan(page.page.evaluate("() => document.getElementById('audio').duration"))
+
+
+def test_the_position_is_kept_when_the_page_is_opened_again(page: Page, site: Running, short: Served) -> None:
+    page.open_player(site, short)
+    work = [s for s in timeline(short)["segments"] if s["kind"] == "work"][2]
+    page.seek((work["start_ms"] + 2000) / 1000)
+    page.page.click("a.back")  # back to the list, then the same session again
+    page.page.wait_for_selector(".card")
+    page.page.click(f"a[href='/play/{short.slug}']")
+    page.page.wait_for_function("() => document.getElementById('audio').readyState >= 1 && document.body.dataset.phase === 'work'")
+    shown = page.display()
+    assert float(shown["time"]) == pytest.approx((work["start_ms"] + 2000) / 1000, abs=0.05)
+    assert shown["exercise"] == work["exercise"]
+    page.seek(timeline(short)["duration_ms"] / 1000)  # finished: the next visit starts at the beginning
+    page.page.reload()
+    page.page.wait_for_function("() => document.getElementById('audio').readyState >= 1 && document.body.dataset.phase === 'lead_in'")
+    assert float(page.display()["time"]) == 0
+    assert page.errors == []

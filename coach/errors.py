@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+import difflib
+
 # Everything str.splitlines() breaks at: shown escaped, so a name or key from a file cannot
 # turn one error into several lines.
 _LINE_BREAKS = str.maketrans({c: c.encode("unicode_escape").decode() for c in "\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029"})
+
+
+def suggest(word: str, choices: object) -> str:
+    """'did you mean X?' for a near miss, else ''."""
+    close = difflib.get_close_matches(str(word), [str(c) for c in choices], n=1, cutoff=0.6)  # type: ignore[attr-defined]
+    return f"did you mean `{close[0]}`?" if close else ""
 
 
 def one_line(text: str) -> str:

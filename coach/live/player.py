@@ -14,10 +14,9 @@ from enum import Enum
 import numpy as np
 
 from coach.audio.mixdown import Mixdown
-from coach.errors import StartError
+from coach.errors import StartError, suggest
 from coach.routine.durations import format_clock, parse_duration
 from coach.routine.model import Routine
-from coach.routine.wording import suggest
 from coach.session import Session
 
 BACK_AGAIN_MS = 3000  # `back` this soon after an exercise's start goes to the one before

@@ -13,6 +13,7 @@ from .conftest import Page, timeline
 from .harness import Running
 
 pytestmark = pytest.mark.slow  # a browser, and one test plays a session through
+LAG_MS = 600  # how far behind the audio a display drawn at the last frame may be, at 4x speed
 
 
 def test_list_page_links_every_session(page: Page, site: Running, served: list[Served]) -> None:
@@ -114,12 +115,12 @@ def test_playing_advances_through_the_phases_to_finished(page: Page, site: Runni
         if kind != "finished":  # in step with the audio: the segment and seconds left at its position
             at = float(shown["time"]) * 1000
             playing = next(s for s in reversed(segments) if s["start_ms"] <= at)
-            # Drawn at most a frame ago: a quarter of a second of audio at 4x, at most.
+            # Drawn a frame ago: 67 ms of audio at 4x, or a few frames more on a loaded machine.
             if kind == playing["kind"]:
-                left = [math.ceil((playing["end_ms"] - t) / 1000) for t in (at, at - 250)]
+                left = [math.ceil((playing["end_ms"] - t) / 1000) for t in (at, at - LAG_MS)]
                 assert left[0] <= int(shown["seconds"]) <= left[1], (shown, playing)
             else:  # drawn just before the segment changed
-                assert at - playing["start_ms"] < 250, (shown, playing)
+                assert at - playing["start_ms"] < LAG_MS, (shown, playing)
         if kind == "finished":
             break
         time.sleep(0.05)

@@ -38,6 +38,7 @@ from coach.tools import ffmpeg_path, workers
 CHAPTER_MODES = (*chapter_list.MODES, "none")
 BITRATES = {1: "64k", 2: "128k"}
 PEAK_TOLERANCE_DB = 0.05  # the meter prints one decimal
+MAX_MAKEUP_DB = 6.0  # gain a lowered ceiling may ask for: more is a measurement gone wrong
 LOUDNESS_TOLERANCE_LU = 0.4  # a second encode when the encoder's shift differs from the excerpt's by more
 CODEC_SHIFT_MIN_LU = 0.05
 EXCERPT_MS = 60_000
@@ -305,7 +306,11 @@ def _corrected(settings: MixSettings, measured: Loudness, sent: float, shift: fl
     if excess <= PEAK_TOLERANCE_DB and abs(error) <= LOUDNESS_TOLERANCE_LU:
         return None
     corrected = trimmed(settings, -error / slope)
-    if corrected.ceiling_db is not None:
-        corrected = replace(corrected, ceiling_db=corrected.ceiling_db - max(0.0, excess + 0.3))
+    lowered = max(0.0, excess + 0.3) if corrected.ceiling_db is not None else 0.0
+    if lowered and corrected.ceiling_db is not None:
+        # A ceiling `lowered` dB lower is that much less level with that much more gain into the
+        # limiter: it costs lowered * (1 - slope) LU, which gain (slope LU a dB) makes up.
+        corrected = replace(trimmed(corrected, min(MAX_MAKEUP_DB, lowered * (1 - slope) / max(slope, 0.05))),
+                            ceiling_db=corrected.ceiling_db - lowered)
     return corrected
 

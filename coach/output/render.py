@@ -302,7 +302,9 @@ def _encode(
         got = meter.measure_decoded(tmp, mastered.rate, mastered.channels)
         measured.append(got)
         excess = got.true_peak - options.true_peak
-        error = got.integrated - sent - shift  # what the encoder did to the loudness, unforeseen
+        # Off the target, whatever the cause: the encoder did what was not foreseen, or the music (its
+        # measured tracks are not quite the bed the session plays: a short loop, a surround downmix).
+        error = got.integrated - options.loudness
         if retry and (excess > PEAK_TOLERANCE_DB or abs(error) > LOUDNESS_TOLERANCE_LU):
             # More gain means more limiting: loudness grows about `slope` dB per dB of gain.
             raise _Retry(max(0.0, excess + 0.3), -error / mastering.slope)

@@ -116,9 +116,10 @@ def before_coach(returncode: int, stderr: str) -> bool:
         return True  # compiling the `coach` script: no Python frame yet
     if re.match(r"Could not \w+ runpy", stderr):
         return True  # `python -m` loading its runpy module
-    return (  # the launcher (runpy, or the script's own lines), before it calls coach.entry.main
+    return (  # the launcher (runpy, or the `coach` script's own import line), before it imports coach.entry;
+        # `python -m coach`'s __main__ reports a Ctrl-C during that import itself
         returncode == -signal.SIGINT and stderr.startswith("Traceback") and stderr.endswith("KeyboardInterrupt\n")
-        and not re.search(r'coach/entry\.py", line \d+, in main', stderr)
+        and not re.search(r'coach/(entry|__main__)\.py", line \d+, in ', stderr)
     )
 
 

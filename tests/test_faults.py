@@ -222,3 +222,17 @@ def test_disk_full_simulated(routine: Path, previous: Path, tmp_path: Path) -> N
     result = coach("render", str(routine), "-o", str(previous), "--engine", "fake", COACH_FFMPEG=str(fake))
     assert_one_line_error(result, "disk is full", "previous file is untouched")
     assert_untouched(previous)
+
+
+@pytest.mark.parametrize("cache", ["cold", "warm"])  # cold: an excerpt encoded to measure; warm: MP3 parts
+def test_full_tmpdir_is_named_not_the_output(routine: Path, tmp_path: Path, cache: str) -> None:
+    warm = tmp_path / "cache"
+    if cache == "warm":
+        assert coach("render", str(routine), "-o", str(tmp_path / "first.mp3"), "--engine", "fake", "-q",
+                     COACH_CACHE_DIR=str(warm)).returncode == 0
+    with tmpfs(tmp_path / "tmp", "100k") as scratch:
+        out = tmp_path / "session.mp3"
+        result = coach("render", str(routine), "-o", str(out), "--engine", "fake", TMPDIR=str(scratch),
+                       COACH_CACHE_DIR=str(warm if cache == "warm" else tmp_path / "cold"))
+        assert_one_line_error(result, f"cannot write temporary files in {scratch}: the disk is full", "TMPDIR")
+        assert not out.exists() and list(scratch.iterdir()) == []

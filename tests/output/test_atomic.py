@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from conftest import decode
-from procs import ROUTINE, command, env, leftovers
+from procs import ROUTINE, command, env, group_ends, leftovers
 
 TRIALS = int(os.environ.get("COACH_KILL_TRIALS", "5"))  # per signal
 STARTUP_TRIALS = int(os.environ.get("COACH_STARTUP_TRIALS", "40"))
@@ -64,21 +64,6 @@ def reference(tmp_path_factory: pytest.TempPathFactory) -> Reference:
     complete = (folder / "warm.mp3").read_bytes()
     assert complete == (folder / "cold.mp3").read_bytes()
     return Reference(routine, folder / "cache", complete, *times)
-
-
-def group_ends(pgid: int, timeout: float = 30) -> bool:
-    """Whether every process of the render's group (ffmpeg, synthesis workers) ends by itself
-    once coach has; the stragglers are killed either way."""
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            os.killpg(pgid, 0)
-        except ProcessLookupError:
-            return True
-        if time.monotonic() > deadline:
-            os.killpg(pgid, signal.SIGKILL)
-            return False
-        time.sleep(0.02)
 
 
 def assert_whole(out: Path, had_previous: bool, reference: Reference, note: str) -> None:

@@ -99,6 +99,8 @@ def before_coach(returncode: int, stderr: str) -> bool:
         return True  # no SIGINT handler installed yet
     if returncode == 1 and stderr == "KeyboardInterrupt\n":
         return True  # compiling the `coach` script: no Python frame yet
+    if stderr.startswith("Failed checking if argv[0] is an import path entry"):
+        return True  # the interpreter checking the `coach` script's path (reported, then it carries on)
     if re.match(r"Could not \w+ runpy", stderr):
         return True  # `python -m` loading its runpy module
     return (  # the launcher (runpy, or the `coach` script's own import line), before it imports coach.entry;

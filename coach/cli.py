@@ -139,7 +139,7 @@ def render(
         raise CoachError(f"unknown format `{fmt}`", f"formats: {', '.join(encode.FORMATS)}")
     jobs = _capped_jobs(jobs)
     options = RenderOptions(
-        fmt, sample_rate, bitrate, chapters, cover, tuple(s.strip() for s in (subtitles or "").split(",") if s.strip()),
+        fmt, sample_rate, bitrate, chapters, cover, tuple(dict.fromkeys(s.strip() for s in (subtitles or "").split(",") if s.strip())),
         loudness, music=music, music_level=music_level, duck=duck, beeps=beeps, marks=marks, jobs=jobs,
     )
     loader.load(routine)  # bad routines fail before any check of tools or output

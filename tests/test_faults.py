@@ -236,3 +236,14 @@ def test_full_tmpdir_is_named_not_the_output(routine: Path, tmp_path: Path, cach
                        COACH_CACHE_DIR=str(warm if cache == "warm" else tmp_path / "cold"))
         assert_one_line_error(result, f"cannot write temporary files in {scratch}: the disk is full", "TMPDIR")
         assert not out.exists() and list(scratch.iterdir()) == []
+
+
+def test_say_on_a_full_disk_keeps_the_previous_file(tmp_path: Path) -> None:
+    with tmpfs(tmp_path / "small", "64k") as folder:
+        out = folder / "hello.wav"
+        previous = b"RIFF" + bytes(40_000)
+        out.write_bytes(previous)
+        result = coach("say", "a sentence long enough to need more room than is left " * 3, "-o", str(out),
+                       "--engine", "fake")
+        assert_one_line_error(result, f"cannot write {out}", "disk is full")
+        assert out.read_bytes() == previous and leftovers(folder) == []

@@ -199,10 +199,11 @@ def test_disk_full_while_tagging(routine: Path, tmp_path: Path, fmt: str) -> Non
 
 FULL_DISK_FFMPEG = """\
 #!{python}
-# ffmpeg, except that the encoder's output (a .part file) hits a full disk part way through.
+# ffmpeg, except that the encoder's output (a .part file beside the output, not in coach's scratch
+# folders in TMPDIR) hits a full disk part way through.
 import os, sys
 out = sys.argv[-1]
-if ".part." not in os.path.basename(out):
+if ".part." not in os.path.basename(out) or os.path.basename(os.path.dirname(out)).startswith("coach-"):
     os.execv({ffmpeg!r}, [{ffmpeg!r}] + sys.argv[1:])
 sys.stdin.buffer.read(1_000_000)
 with open(out, "wb") as fh:

@@ -13,7 +13,7 @@ from typing import TextIO
 
 import typer
 
-from coach import __version__
+from coach import __version__, defaults
 from coach.errors import CoachError, one_line
 
 app = typer.Typer(
@@ -63,7 +63,8 @@ def _finite(value: float | None) -> float | None:
 
 
 # Options shared by every command that speaks.
-EngineOpt = typer.Option("pyttsx3", "--engine", help="Speech engine: pyttsx3, or fake (a tone, for trying things out).")
+EngineOpt = typer.Option("auto", "--engine", help="Speech engine: auto (Piper if it has a voice for the session, else pyttsx3), "
+                         "pyttsx3, piper, or fake (a tone, for trying things out).")
 VoiceOpt = typer.Option(None, "--voice", help="Voice name as `coach voices` lists it.")
 RateOpt = typer.Option(None, "--rate", help="Speaking rate in words per minute.", min=50, max=500)
 VolumeOpt = typer.Option(None, "--volume", help="Voice volume, 0 to 1.", min=0.0, max=1.0, callback=_finite)
@@ -73,12 +74,11 @@ CacheOpt = typer.Option(None, "--cache-dir", envvar="COACH_CACHE_DIR", help="Cac
 NoCacheOpt = typer.Option(False, "--no-cache", help="Do not read or write the speech clip cache.")
 
 
-def _prepare(routine_arg: str | None, options, quiet: bool = False):  # type: ignore[no-untyped-def]
+def _prepare(routine, options, quiet: bool = False):  # type: ignore[no-untyped-def]
+    """Speech for a loaded routine, with a progress bar; the schedule's warnings printed."""
     from coach import progress
-    from coach.routine import loader
     from coach.session import prepare
 
-    routine = loader.load(routine_arg)
     with progress.bar("Preparing speech", None if not quiet else False) as update:
         session = prepare(routine, options, update)
     shown = session.warnings[:MAX_WARNINGS]
@@ -100,60 +100,67 @@ def render(
     output: Path | None = typer.Option(None, "-o", "--output", help="Output file (default: ROUTINE.mp3 here)."),
     format: str | None = typer.Option(None, "--format", help="mp3 (default), m4a, ogg or wav; default from the output's extension."),
     bitrate: str | None = typer.Option(None, "--bitrate", help="Encoder bitrate, e.g. 96k (default: 64k voice only, 128k with music)."),
-    sample_rate: int = typer.Option(44100, "--sample-rate", help="Sample rate in Hz.", min=8000, max=96000),
-    chapters: str = typer.Option("exercise", "--chapters", help="Chapters: exercise (each side and round), block, or none."),
+    sample_rate: int = typer.Option(defaults.SAMPLE_RATE, "--sample-rate", help="Sample rate in Hz.", min=8000, max=96000),
+    chapters: str = typer.Option(defaults.CHAPTERS, "--chapters", help="Chapters: exercise (each side and round), block, or none."),
     cover: Path | None = typer.Option(None, "--cover", help="Cover image (JPEG or PNG; default: one drawn from the routine)."),
     subtitles: str | None = typer.Option(
         None, "--subtitles", help="Also write the cue text beside the audio: vtt, srt, lrc (comma-separated)."),
-    loudness: float = typer.Option(-16.0, "--loudness", help="Target integrated loudness in LUFS.", min=-40.0, max=-6.0,
-                                  callback=_finite),
+    loudness: float = typer.Option(defaults.TARGET_LUFS, "--loudness", help="Target integrated loudness in LUFS.", min=-40.0, max=-6.0,
+                                   callback=_finite),
     music: Path | None = typer.Option(None, "--music", help="Music under the session: an audio file, or a folder played in name order."),
-    music_level: float = typer.Option(-18.0, "--music-level", help="Music loudness relative to the voice, in dB.",
-                                     min=-60.0, max=0.0, callback=_finite),
-    duck: float = typer.Option(12.0, "--duck", help="How far the music dips under speech, in dB.", min=0.0, max=60.0,
-                              callback=_finite),
+    music_level: float = typer.Option(defaults.MUSIC_LEVEL_DB, "--music-level", min=-60.0, max=0.0,
+                                      help="Music loudness relative to the voice, in dB.", callback=_finite),
+    duck: float = typer.Option(defaults.DUCK_DB, "--duck", help="How far the music dips under speech, in dB.", min=0.0, max=60.0,
+                               callback=_finite),
     beeps: bool = typer.Option(False, "--beeps", help="Pips on the countdown and a tone on go."),
     marks: bool = typer.Option(False, "--marks", help="A soft tone where each work and rest starts."),
     engine: str = EngineOpt, voice: str | None = VoiceOpt, rate: int | None = RateOpt,
     volume: float | None = VolumeOpt, phrases: Path | None = PhrasesOpt, language: str | None = LanguageOpt,
     cache_dir: Path | None = CacheOpt, no_cache: bool = NoCacheOpt,
-    jobs: int | None = typer.Option(None, "-j", "--jobs", min=1, max=64,
-                                       help="Processes for speech and MP3 encoding (default: one per core, at most 4)."),
+    jobs: int | None = typer.Option(
+        None, "-j", "--jobs", min=1, max=64,
+        help=f"Processes for speech and MP3 encoding (default: one per core, at most {defaults.MAX_WORKERS})."),
     quiet: bool = typer.Option(False, "-q", "--quiet", help="No progress or summary."),
+    force: bool = typer.Option(False, "--force", help="Render even when the file is up to date."),
 ) -> None:
     """Render a routine to one audio file (MP3 by default) with chapters, tags, cover and cue text."""
     from dataclasses import replace
 
     from coach import progress
-    from coach.output import encode
-    from coach.output.render import RenderOptions, check_render
+    from coach.output import encode, uptodate
+    from coach.output.render import RenderOptions, check_render, sidecar_paths
     from coach.output.render import render as render_file
     from coach.routine import loader
     from coach.routine.durations import format_clock
 
-    name = routine or "lower-back"
+    name = routine or defaults.ROUTINE
     stem = Path(name).stem if Path(name).suffix in (".yaml", ".yml") else Path(name).name
-    fmt = format or (output.suffix.lstrip(".").lower() if output and output.suffix else "mp3")
+    fmt = format or (output.suffix.lstrip(".").lower() if output and output.suffix else defaults.FORMAT)
     out = output or Path(f"{stem}.{fmt}")
-    if fmt not in encode.FORMATS:
-        raise CoachError(f"unknown format `{fmt}`", f"formats: {', '.join(encode.FORMATS)}")
+    encode.check_format(fmt)
     jobs = _capped_jobs(jobs)
     options = RenderOptions(
-        fmt, sample_rate, bitrate, chapters, cover, tuple(dict.fromkeys(s.strip() for s in (subtitles or "").split(",") if s.strip())),
-        loudness, music=music, music_level=music_level, duck=duck, beeps=beeps, marks=marks, jobs=jobs,
+        format=fmt, rate=sample_rate, bitrate=bitrate, chapters=chapters, cover=cover,
+        subtitles=tuple(dict.fromkeys(s.strip() for s in (subtitles or "").split(",") if s.strip())),
+        loudness=loudness, music=music, music_level=music_level, duck=duck, beeps=beeps, marks=marks, jobs=jobs,
     )
-    loader.load(routine)  # bad routines fail before any check of tools or output
+    loaded = loader.load(routine)  # bad routines fail before any check of tools or output
     # a bad cover or music file, or an output over an input, fails before any speech work
     check_render(out, options, _reads(routine, phrases))
-    speech = _speech_options(engine, voice, rate, volume, phrases, language, cache_dir, no_cache)
-    session = _prepare(routine, replace(speech, jobs=jobs), quiet)
+    speech = replace(_speech_options(engine, voice, rate, volume, phrases, language, cache_dir, no_cache), jobs=jobs)
+    key = uptodate.key(loaded, speech, options)  # None until every clip is in the cache
+    if not force and uptodate.current(out, key, sidecar_paths(out, options)):
+        if not quiet:
+            typer.echo(f"{out} is up to date", err=True)
+        return
+    session = _prepare(loaded, speech, quiet)
     with progress.bar("Rendering", None if not quiet else False) as update:
-        report = render_file(session, out, options, update)
+        report = render_file(session, out, options, update, stamp=key or uptodate.key(loaded, speech, options))
     if not quiet:
         typer.echo(f"wrote {one_line(str(out))} ({format_clock(session.timeline.duration_ms)}, {len(session.cues)} cues, "
                    f"{_count(len(report.chapters), 'chapter') if fmt != 'wav' else 'no chapters in WAV'}, "
                    f"{report.measured.integrated:.1f} LUFS, "
-                   f"{report.measured.true_peak:.1f} dBTP)", err=True)
+                   f"{report.measured.true_peak:.1f} dBTP, voice: {session.speaker})", err=True)
         for path in report.sidecars:
             typer.echo(f"wrote {one_line(str(path))}", err=True)
 
@@ -202,7 +209,9 @@ def script(
     cache_dir: Path | None = CacheOpt, no_cache: bool = NoCacheOpt,
 ) -> None:
     """Show the cue sheet: when each cue is spoken, its kind and its words."""
-    session = _prepare(routine, _speech_options(engine, voice, rate, volume, phrases, language, cache_dir, no_cache), as_json)
+    from coach.routine import loader
+
+    session = _prepare(loader.load(routine), _speech_options(engine, voice, rate, volume, phrases, language, cache_dir, no_cache), as_json)
     if as_json:
         typer.echo(json.dumps(session.to_json(), indent=2, ensure_ascii=False))
         return
@@ -233,6 +242,10 @@ def check(routine: str | None = RoutineArg) -> None:
     total = compiler.total_ms(r)
     exercises = sum(len(b.exercises) for b in r.blocks)
     typer.echo(f"{r.source}: OK — {r.title}")
+    spoken = loader.voice_language(r.voice.name)
+    if spoken and spoken != r.language.replace("_", "-").split("-")[0].lower():
+        typer.echo(f"warning: `language: {r.language}` but `voice: {r.voice.name}` speaks `{spoken}`: "
+                   f"the {r.language} words would be read by a {spoken} voice", err=True)
     typer.echo(f"total {format_clock(total)}, {_count(len(r.blocks), 'block')}, {_count(exercises, 'exercise')}")
     for block in r.blocks:
         rounds = f" x{block.rounds}" if block.rounds > 1 else ""
@@ -257,19 +270,28 @@ def phrases(
 @app.command()
 def voices(
     language: str | None = typer.Option(None, "--language", help="Only voices for this language (e.g. es)."),
-    engine: str = EngineOpt,
+    engine: str = typer.Option("auto", "--engine", help="Only this engine's voices (auto: every engine's)."),
+    download: str | None = typer.Option(None, "--download", help="Download a Piper voice (en_US-lessac-medium, say) to the voice folder."),
 ) -> None:
-    """List the voices the speech engine offers."""
-    from coach.speech.engine import get_engine
+    """List every engine's voices (installed Piper voices first), or download a Piper voice."""
+    from coach.speech import registry
 
-    found = get_engine(engine).voices()
-    if language:
-        lang = language.lower()
-        found = [v for v in found if any(lang_tag.lower() == lang or lang_tag.lower().split("-")[0] == lang for lang_tag in v.languages)]
-    for v in found:
-        typer.echo(f"{v.id.rsplit('/', 1)[-1]:<16} {v.name:<36} {', '.join(v.languages)}")
+    if download:
+        from coach import progress
+        from coach.speech import catalogue
+
+        with progress.bar(f"Downloading {download}") as update:
+            path = catalogue.download(download, progress=update)
+        typer.echo(f"downloaded {path.name[: -len('.onnx')]} to {path.parent}")
+        return
+    found = registry.all_voices(engine, language)
+    for name, v in found:
+        languages = ", ".join(v.languages)
+        typer.echo(f"{name:<8} {v.id.rsplit('/', 1)[-1]:<24} {v.name:<36} {languages:<14} {v.quality or '-':<7} {v.licence or '-'}")
     if not found:
-        raise CoachError(f"no voices for language `{language}`")
+        hint = "get a Piper voice with `coach voices --download NAME` (en_US-lessac-medium, say)" if engine == "piper" else ""
+        what = "no voices" if engine == "auto" else f"no {engine} voices"
+        raise CoachError(f"{what} for language `{language}`" if language else what, hint)
 
 
 @app.command()
@@ -310,12 +332,64 @@ def play(
     r = loader.load(routine)
     player.check_start(r, compiler.total_ms(r), start)  # a bad --from fails before any speech is made
     with live.Sink(device) as sink:
-        session = _prepare(routine, _speech_options(engine, voice, rate, volume, phrases, language, cache_dir, no_cache))
-        typer.echo(f"playing on {sink.name}", err=True)
+        session = _prepare(r, _speech_options(engine, voice, rate, volume, phrases, language, cache_dir, no_cache))
+        typer.echo(f"playing on {sink.name} (voice: {session.speaker})", err=True)
         outcome = playui.run(session, sink, player.resolve_start(session, start))
     typer.echo(outcome.summary, err=True)
     if outcome.reason == "interrupted":
         raise typer.Exit(130)
+
+
+@app.command()
+def serve(
+    routines: list[str] | None = typer.Argument(None, help="Routine YAML files or built-in names (default: lower-back).",
+                                                show_default=False),
+    port: int = typer.Option(8765, "--port", help="Port to listen on; 0 picks a free one.", min=0, max=65535),
+    host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on (0.0.0.0: every network)."),
+    lan: bool = typer.Option(False, "--lan", help="Listen on the local network, for a phone (same as --host 0.0.0.0)."),
+    bitrate: str | None = typer.Option(None, "--bitrate", help="MP3 bitrate, e.g. 96k (default: 64k voice only, 128k with music)."),
+    cover: Path | None = typer.Option(None, "--cover", help="Cover image (JPEG or PNG; default: one drawn from the routine)."),
+    music: Path | None = typer.Option(None, "--music", help="Music under the session: an audio file, or a folder played in name order."),
+    music_level: float = typer.Option(defaults.MUSIC_LEVEL_DB, "--music-level", min=-60.0, max=0.0,
+                                      help="Music loudness relative to the voice, in dB."),
+    beeps: bool = typer.Option(False, "--beeps", help="Pips on the countdown and a tone on go."),
+    marks: bool = typer.Option(False, "--marks", help="A soft tone where each work and rest starts."),
+    engine: str = EngineOpt, voice: str | None = VoiceOpt, rate: int | None = RateOpt,
+    volume: float | None = VolumeOpt, phrases: Path | None = PhrasesOpt, language: str | None = LanguageOpt,
+    cache_dir: Path | None = CacheOpt, no_cache: bool = NoCacheOpt,
+) -> None:
+    """Host sessions for a phone's browser: the MP3 with a big display in step with it (docs/serve.md)."""
+    import tempfile
+
+    from coach import progress
+    from coach.output.render import RenderOptions, check
+    from coach.routine import loader
+    from coach.serve import app as web
+    from coach.serve import server, sessions
+
+    names: list[str | None] = list(routines) if routines else [None]
+    loaded = [loader.load(name) for name in names]  # every routine checked before any speech work or listening
+    options = RenderOptions(bitrate=bitrate, cover=cover, music=music, music_level=music_level, beeps=beeps, marks=marks)
+    check(options)
+    sock = server.listen("0.0.0.0" if lan else host, port)
+    speech = _speech_options(engine, voice, rate, volume, phrases, language, cache_dir, no_cache)
+    with sock, tempfile.TemporaryDirectory(prefix="coach-serve-") as folder:
+        served: list[sessions.Served] = []
+        for routine in loaded:
+            session = _prepare(routine, speech)
+            with progress.bar(f"Rendering {session.routine.title}") as update:
+                served.append(sessions.render_session(session, Path(folder), options, [s.slug for s in served], update))
+        key = web.new_key()
+        site = web.create(served, key)
+        url = server.address(sock, key)
+        where = "on this computer (--lan for a phone on the same Wi-Fi)" if server.is_loopback(sock) else "on your phone (same Wi-Fi)"
+        typer.echo(f"Serving {_count(len(served), 'session')}. Open {where}:\n  {url}")
+        if sys.stdout.isatty():
+            for line in server.qr_lines(url):
+                typer.echo(line)
+        typer.echo("Ctrl-C stops the server.")
+        sys.stdout.flush()
+        server.run(site, sock)
 
 
 @app.command()

@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import difflib
+
 # Everything str.splitlines() breaks at, and every other control character (an escape sequence
 # starts with one): shown escaped, so a name, key or file name cannot turn one error into several
 # lines or reach the terminal as a command.
 _CONTROLS = [chr(c) for c in (*range(0x20), *range(0x7F, 0xA0)) if chr(c) != "\t"] + ["\u2028", "\u2029"]
 _LINE_BREAKS = str.maketrans({c: c.encode("unicode_escape").decode() for c in _CONTROLS})
+
+
+def suggest(word: str, choices: object) -> str:
+    """'did you mean X?' for a near miss, else ''."""
+    close = difflib.get_close_matches(str(word), [str(c) for c in choices], n=1, cutoff=0.6)  # type: ignore[attr-defined]
+    return f"did you mean `{close[0]}`?" if close else ""
 
 
 def one_line(text: str) -> str:

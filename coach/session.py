@@ -18,7 +18,8 @@ from coach.routine.model import Routine, Voice
 from coach.routine.wording import Phrasebook
 from coach.speech.cache import ClipCache, default_dir
 from coach.speech.clip import Clip
-from coach.speech.engine import Engine, get_engine, resolve_voice
+from coach.speech.engine import Engine, resolve_voice
+from coach.speech.registry import AUTO, choose
 from coach.speech.synth import synthesize_all
 
 Progress = Callable[[int, int], None]
@@ -26,7 +27,7 @@ Progress = Callable[[int, int], None]
 
 @dataclass(frozen=True)
 class SpeechOptions:
-    engine: str = "pyttsx3"
+    engine: str = AUTO
     voice: Voice = Voice()
     phrases: str | Path | None = None
     language: str | None = None
@@ -44,6 +45,8 @@ class Session:
     schedule: Schedule
     clips: dict[str, Clip]
     cache_dir: Path | None = None  # the clip cache's folder, where a render also remembers its mastering
+    speaker: str = ""  # which engine and voice spoke, for the summary line
+
 
     @property
     def cues(self) -> tuple[Cue, ...]:
@@ -64,9 +67,9 @@ class Session:
     def mastered_mixdown(self, rate: int) -> Mixdown:
         """The mixdown at the loudness a rendered file has (-16 LUFS, true peaks under -1 dBTP),
         every clip limited in advance: what `coach play` plays."""
-        from coach.audio import loudness
+        from coach.audio import mastering
 
-        mix, _ = loudness.master(self.mixdown(rate), margin_db=loudness.CODEC_MARGIN_DB["wav"])
+        mix, _ = mastering.master(self.mixdown(rate), margin_db=mastering.CODEC_MARGIN_DB["wav"])
         mix.prepare_clips()
         return mix
 
@@ -89,14 +92,15 @@ def voice_for(routine: Routine, book: Phrasebook, options: SpeechOptions) -> Voi
 
     Name: `--voice`; the routine's `voice:` name, while the session is in the routine's own
     language (a voice picked for English should not read Spanish words); the phrasebook's voice
-    for the language; the language itself. Rate and volume: the flags, then the routine's.
+    for the language; the language itself. Rate and volume: the flags, then the routine's; the
+    phrasebook's rate (about 160 words a minute) when neither says.
     """
     name = options.voice.name
     if name is None and _same_language(routine.language, book.language):
         name = routine.voice.name
     if name is None:
         name = book.voice or book.language or None
-    settings = routine.voice.merged(options.voice)
+    settings = Voice(rate=book.rate).merged(routine.voice).merged(options.voice)
     return Voice(name, settings.rate, settings.volume)
 
 
@@ -105,8 +109,15 @@ def _same_language(a: str, b: str) -> bool:
     return not b or phrasebooks.base_language(a) == phrasebooks.base_language(b)
 
 
-def open_engine(options: SpeechOptions) -> Engine:
-    return get_engine(options.engine)
+def open_engine(options: SpeechOptions, wanted: Voice, language: str) -> Engine:
+    """The engine `--engine` names; for `auto`, Piper if it has a voice for this, else pyttsx3."""
+    return choose(options.engine, wanted, language)
+
+
+def speaker(engine: Engine, voice: Voice) -> str:
+    """`piper en_US-joe-medium`: the engine, and the voice's name without its folder."""
+    name = Path(voice.name).name.removesuffix(".onnx") if voice.name and voice.name.endswith(".onnx") else voice.name
+    return f"{engine.name} {(name or 'default').rsplit('/', 1)[-1]}"
 
 
 def cache_for(options: SpeechOptions) -> ClipCache:
@@ -119,10 +130,12 @@ def prepare(routine: Routine, options: SpeechOptions, progress: Progress | None 
     """Everything up to placed cues: all speech is synthesised (or read from cache) here."""
     book = wording(routine, options)
     timeline = compiler.compile_routine(routine, book)
-    engine = engine or open_engine(options)
-    voice = resolve_voice(engine, voice_for(routine, book, options), book.language or routine.language)
+    language = book.language or routine.language
+    wanted = voice_for(routine, book, options)
+    engine = engine or open_engine(options, wanted, language)
+    voice = resolve_voice(engine, wanted, language)
     cache = cache_for(options)
     clips = synthesize_all((r.speech for r in timeline.requests), engine, voice, cache, progress, options.jobs)
     lengths = {text: clip.duration_ms for text, clip in clips.items()}
     placed = schedule(timeline.requests, lengths, timeline.duration_ms)
-    return Session(routine, book, voice, timeline, placed, clips, cache.folder)
+    return Session(routine, book, voice, timeline, placed, clips, cache.folder, speaker(engine, voice))

@@ -1,4 +1,5 @@
-"""Finding external tools: ffmpeg (the imageio-ffmpeg wheel first, then the system's)."""
+"""The machine: external tools (ffmpeg: the imageio-ffmpeg wheel first, then the system's) and how
+many workers to run at once."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import functools
 import os
 import shutil
 
+from coach.defaults import MAX_WORKERS
 from coach.errors import ToolMissing
 
 FFMPEG_HINT = "install it with `pip install imageio-ffmpeg` (bundled with coach) or `apt-get install ffmpeg`"
@@ -32,3 +34,9 @@ def ffmpeg_path() -> str:
     if found:
         return found
     raise ToolMissing("no ffmpeg found to encode audio", FFMPEG_HINT)
+
+
+def workers(jobs: int | None = None) -> int:
+    """How many workers run at once (speech processes, MP3 encoders, measuring threads): `jobs`
+    when given, else one per core, at most MAX_WORKERS."""
+    return jobs if jobs is not None else min(os.cpu_count() or 1, MAX_WORKERS)

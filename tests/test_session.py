@@ -128,16 +128,17 @@ def test_render_is_atomic_when_encoding_fails(write_routine, tmp_path: Path, fak
 
 
 def test_live_mixdown_is_as_loud_as_a_rendered_file(fake_options: SpeechOptions) -> None:
-    from coach.audio import loudness
+    from coach import defaults
+    from coach.audio.meter import Meter
 
     session = prepare(loader.load(), fake_options)
     mastered = session.mastered_mixdown(44100)
-    meter = loudness.Meter(44100, 1, full_scale=32768.0)
+    meter = Meter(44100, 1, full_scale=32768.0)
     for chunk in mastered.chunks():
         meter.feed(chunk)
     level = meter.result()
-    assert level.integrated == pytest.approx(loudness.TARGET_LUFS, abs=0.1)
-    assert level.true_peak <= loudness.CEILING_DBTP
+    assert level.integrated == pytest.approx(defaults.TARGET_LUFS, abs=0.1)
+    assert level.true_peak <= defaults.CEILING_DBTP
     # The cues stay where they were: only the level changed.
     errors = onsets(mastered.render(0, mastered.frames), session.to_json()["cues"])
     assert max(abs(e) for e in errors) <= 1, errors

@@ -23,6 +23,7 @@ from coach.audio.ducking import Ducking
 from coach.audio.limiter import Limiter
 from coach.audio.music import MusicBed
 from coach.audio.tones import Tone, synthesize
+from coach.defaults import DUCK_DB
 from coach.plan.scheduler import Cue
 from coach.speech.clip import Clip
 
@@ -35,7 +36,7 @@ class MixSettings:
     voice_db: float = 0.0  # on top of the clips' joint normalisation
     tones_db: float = -20.0  # peak level of the tones, dBFS
     music_db: float = 0.0  # on the music as decoded
-    duck_db: float = 12.0  # how far the music dips under speech
+    duck_db: float = DUCK_DB  # how far the music dips under speech
     ceiling_db: float | None = None  # the limiter's true-peak ceiling, dBTP; None: no limiter
     # Layers on or off, to measure one alone.
     voice: bool = True

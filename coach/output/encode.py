@@ -1,17 +1,18 @@
-"""The file sink: stream PCM chunks into ffmpeg, write a temporary file, rename it into place.
+"""The encoder: PCM into an audio file (`write`), written into a temporary beside the target
+(`staged`) that is renamed into place once it is whole.
 
 ffmpeg writes the LAME/Xing header with encoder delay and padding only when its output is a
 seekable file, so it writes to a real temporary file beside the target (never a pipe): decoders
 that honour the header give back exactly the samples we sent, cues where the timeline says.
 An MP3 of a Source (a Mixdown) is encoded by LAME in-process (lameenc), a long one in parts at
 once, one thread per core, joined behind the Info frame of one frame ffmpeg encodes with the tags
-(see mp3splice); without lameenc an ffmpeg encodes each part.
+(see mp3splice). Everything else, and a join the encoder's output does not fit, is one ffmpeg.
 """
 
 from __future__ import annotations
 
+import contextlib
 import errno
-import os
 import re
 import subprocess
 import tempfile
@@ -23,11 +24,12 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from coach.errors import EncoderError, OutputError
-from coach.files import atomic_write, check_output, scratch_error, write_error
+from coach.errors import CoachError, EncoderError, OutputError
+from coach.files import atomic_write, scratch_error, write_error
 from coach.interrupts import ctrl_c_held
 from coach.output import mp3splice
-from coach.tools import ffmpeg_path
+from coach.progress import Frames
+from coach.tools import ffmpeg_path, workers
 
 FORMATS = {
     "mp3": ["-c:a", "libmp3lame", "-write_xing", "1", "-id3v2_version", "3"],
@@ -35,7 +37,6 @@ FORMATS = {
     "ogg": ["-c:a", "libvorbis"],
     "wav": ["-c:a", "pcm_s16le"],
 }
-MAX_PARTS = 4  # MP3 encoded in at most this many parts at once
 LAME_QUALITY = 3  # LAME's own default, which ffmpeg keeps: full noise shaping and psychoacoustics
 PART_MIN_S = 60  # and none shorter than this: each encoder costs a process start
 
@@ -87,71 +88,51 @@ class Source(Protocol):
     def silent(self, start: int, count: int) -> bool: ...
 
 
+def check_format(fmt: str) -> None:
+    """One clear error for a format coach cannot write."""
+    if fmt not in FORMATS:
+        raise CoachError(f"unknown format `{fmt}`", f"formats: {', '.join(FORMATS)}")
+
+
+@contextlib.contextmanager
+def staged(out: Path, suffix: str = "") -> Iterator[Path]:
+    """A temporary file beside `out` to write into (files.atomic_write): renamed over `out` when
+    the block ends, removed if it fails; a failed write is the one-line error about `out`."""
+    try:
+        with atomic_write(out, suffix=suffix) as tmp:
+            yield tmp
+    except OSError as exc:  # a folder that takes no new files (/proc, a full disk): about `out`, not the temporary
+        raise write_error(exc, out) from None
+
+
 def write(
     audio: Source | Iterable[np.ndarray],
-    out: Path,
+    target: Path,
     options: EncodeOptions,
-    finish: Callable[[Path], None] | None = None,
-    progress: Callable[[int], None] | None = None,
+    progress: Frames | None = None,
     jobs: int | None = None,
+    out: Path | None = None,
 ) -> None:
-    """Encode `audio` (int16 chunks, interleaved, or a Source) to `out` atomically. `finish(tmp)`
-    may tag the file first. A Source long enough is encoded as MP3 in up to `jobs` parts at
-    once (default: one per core, at most 4), joined gaplessly (see mp3splice)."""
-    check_output(out)
-    if options.format not in FORMATS:
-        raise EncoderError(f"unknown format `{options.format}`", f"formats: {', '.join(FORMATS)}")
+    """Encode `audio` (int16 chunks, interleaved, or a Source) into `target`, replacing what it
+    holds; errors name `out` (the file the user asked for, when `target` is its temporary). A
+    Source long enough is encoded as MP3 in up to `jobs` parts at once (default: one per core,
+    at most 4), joined gaplessly (see mp3splice)."""
+    check_format(options.format)
+    named = out or target
     with tempfile.TemporaryDirectory(prefix="coach-encode-") as scratch:
-        encoder = ffmpeg_path()  # before the temporary file exists: a missing tool leaves nothing behind
-        try:
-            with atomic_write(out, suffix=f".{options.format}") as tmp:
-                boundaries = None if isinstance(audio, Iterable) else _split(audio, options, jobs)
-                if boundaries is not None and not isinstance(audio, Iterable):
-                    counted = _Counted(progress)
-                    try:
-                        _encode_parts(encoder, audio, boundaries, tmp, out, options, Path(scratch), counted)
-                    except mp3splice.SpliceError:
-                        boundaries = None  # an encoder that writes what the join does not expect: in one piece
-                        progress = counted.again()
-                if boundaries is None:
-                    chunks = audio if isinstance(audio, Iterable) else _chunks(audio, 0, audio.frames, options.rate)
-                    _encode_one(encoder, chunks, tmp, out, options, Path(scratch), progress)
-                if finish:
-                    _finish(finish, tmp, out)
-        except OSError as exc:  # a folder that takes no new files (/proc, a full disk): about `out`, not the temporary
-            raise write_error(exc, out) from None
-
-
-class _Counted:
-    """Progress passed on, and counted: a second pass over the same audio reports only what goes
-    past the first (`again`), so the bar does not run to twice its length."""
-
-    def __init__(self, progress: Callable[[int], None] | None) -> None:
-        self.progress, self.frames = progress, 0
-
-    def __call__(self, frames: int) -> None:
-        self.frames += frames
-        if self.progress:
-            self.progress(frames)
-
-    def again(self) -> Callable[[int], None] | None:
-        if self.progress is None:
-            return None
-        done, seen, progress = self.frames, 0, self.progress
-
-        def beyond(frames: int) -> None:
-            nonlocal seen
-            new = max(0, seen + frames - max(seen, done))
-            seen += frames
-            if new:
-                progress(new)
-
-        return beyond
-
-
-def encoders(jobs: int | None) -> int:
-    """How many MP3 encoders run at once for `jobs` (None: one per core, at most MAX_PARTS)."""
-    return jobs if jobs is not None else min(os.cpu_count() or 1, MAX_PARTS)
+        encoder = ffmpeg_path()
+        boundaries = None if isinstance(audio, Iterable) else _split(audio, options, jobs)
+        if boundaries is not None and not isinstance(audio, Iterable):
+            done = progress.done if progress else 0
+            try:
+                _encode_parts(encoder, audio, boundaries, target, named, options, Path(scratch), progress)
+            except mp3splice.SpliceError:
+                boundaries = None  # an encoder that writes what the join does not expect: in one piece
+                if progress:
+                    progress.again(progress.done - done)  # the bar does not run to twice its length
+        if boundaries is None:
+            chunks = audio if isinstance(audio, Iterable) else _chunks(audio, 0, audio.frames, options.rate)
+            _encode_one(encoder, chunks, target, named, options, Path(scratch), progress)
 
 
 def _split(audio: Source, options: EncodeOptions, jobs: int | None) -> list[int] | None:
@@ -159,11 +140,10 @@ def _split(audio: Source, options: EncodeOptions, jobs: int | None) -> list[int]
     frame all the same), or None to leave it to one ffmpeg."""
     if options.format != "mp3" or options.rate not in mp3splice.RATES:
         return None
-    parts = min(encoders(jobs), audio.frames // (PART_MIN_S * options.rate))
-    boundaries = mp3splice.split_points(audio.frames, parts, audio.silent) if parts >= 2 else []
-    if not boundaries and _lame(options) is None:
-        return None  # one part, by ffmpeg: as well in one go
-    return boundaries
+    parts = min(workers(jobs), audio.frames // (PART_MIN_S * options.rate))
+    if _lame(options) is None:
+        return None  # a bitrate LAME cannot take as it is: ffmpeg's to round or refuse
+    return mp3splice.split_points(audio.frames, parts, audio.silent) if parts >= 2 else []
 
 
 def _chunks(audio: Source, start: int, end: int, rate: int) -> Iterator[np.ndarray]:
@@ -171,20 +151,18 @@ def _chunks(audio: Source, start: int, end: int, rate: int) -> Iterator[np.ndarr
         yield audio.render(pos, min(rate, end - pos))
 
 
-def _command(encoder: str, options: EncodeOptions, target: Path, scratch: Path, bare: bool = False) -> list[str]:
-    """ffmpeg reading PCM on stdin and writing `target`; `bare`: MP3 frames only (no tags, no Info frame)."""
+def _command(encoder: str, options: EncodeOptions, target: Path, scratch: Path) -> list[str]:
+    """ffmpeg reading PCM on stdin and writing `target`."""
     cmd = [encoder, "-hide_banner", "-loglevel", "error", "-nostdin", "-y",
            "-f", "s16le", "-ar", str(options.rate), "-ac", str(options.channels), "-i", "pipe:0"]
-    if options.metadata is not None and not bare:
+    if options.metadata is not None:
         meta = scratch / "metadata.txt"
         meta.write_text(options.metadata, encoding="utf-8")
         cmd += ["-f", "ffmetadata", "-i", str(meta), "-map", "0:a", "-map_metadata", "1", "-map_chapters", "1"]
     cmd += FORMATS[options.format]
     if options.format != "wav":
         cmd += ["-b:a", options.bitrate]
-    if bare:
-        cmd += ["-write_xing", "0", "-id3v2_version", "0"]
-    elif options.metadata is None:
+    if options.metadata is None:
         for key, value in options.tags.items():
             cmd += ["-metadata", f"{key}={value}"]
     return cmd + ["-f", {"m4a": "mp4"}.get(options.format, options.format), str(target)]
@@ -236,33 +214,22 @@ def _encode_one(encoder: str, chunks: Iterable[np.ndarray], tmp: Path, out: Path
 
 
 def _encode_parts(encoder: str, audio: Source, boundaries: list[int], tmp: Path, out: Path, options: EncodeOptions,
-                  scratch: Path, progress: Callable[[int], None] | None) -> None:
-    """Encode the parts between `boundaries` at once, each by its own encoder in a thread (LAME
-    in-process when lameenc is installed, else an ffmpeg each), while ffmpeg writes one frame of
-    silence with the tags and the Info frame into `tmp`; then join the parts behind that frame."""
+                  scratch: Path, progress: Frames | None) -> None:
+    """Encode the parts between `boundaries` at once, each by LAME in-process in a thread, while
+    ffmpeg writes one frame of silence with the tags and the Info frame into `tmp`; then join the
+    parts behind that frame."""
     edges = [0, *boundaries, audio.frames]
     targets = [scratch / f"part{i}.mp3" for i in range(len(edges) - 1)]
     lame = _lame(options)
-    lock = threading.Lock()
+    assert lame is not None  # _split leaves a bitrate LAME cannot take to one ffmpeg
     stop = threading.Event()
-
-    def counted(frames: int) -> None:
-        with lock:
-            if progress:
-                progress(frames)
+    counted = progress or Frames()
 
     procs: list[subprocess.Popen[bytes]] = []
     threads: list[threading.Thread] = []
     errors: list[BaseException] = []
 
-    def feed(proc: subprocess.Popen[bytes], start: int, end: int) -> None:
-        try:
-            _feed(proc, _chunks(audio, start, end, options.rate), options.channels, counted)
-        except BaseException as exc:  # noqa: BLE001 (reported by the main thread)
-            errors.append(exc)
-
     def encode(start: int, end: int, target: Path) -> None:
-        assert lame is not None
         try:
             _lame_part(lame(), _chunks(audio, start, end, options.rate), target, options.channels, counted, stop)
         except OSError as exc:  # the parts are in TMPDIR, which may be full when the output's disk is not
@@ -275,11 +242,7 @@ def _encode_parts(encoder: str, audio: Source, boundaries: list[int], tmp: Path,
             procs.append(_start(_command(encoder, options, tmp, scratch)))
             _feed(procs[0], [np.zeros(mp3splice.SAMPLES_PER_FRAME * options.channels, np.int16)], options.channels, None)
             for i, target in enumerate(targets):
-                if lame is not None:
-                    thread = threading.Thread(target=encode, args=(edges[i], edges[i + 1], target), daemon=True)
-                else:
-                    procs.append(_start(_command(encoder, options, target, scratch, bare=True)))
-                    thread = threading.Thread(target=feed, args=(procs[-1], edges[i], edges[i + 1]), daemon=True)
+                thread = threading.Thread(target=encode, args=(edges[i], edges[i + 1], target), daemon=True)
                 thread.start()
                 threads.append(thread)
         for thread in threads:
@@ -304,22 +267,16 @@ def mp3_encoder() -> str:
     """What encodes MP3 parts here, with its version: what a remembered mastering depends on."""
     from importlib import metadata
 
-    try:
-        return f"lameenc {metadata.version('lameenc')}"
-    except metadata.PackageNotFoundError:
-        return "ffmpeg"
+    return f"lameenc {metadata.version('lameenc')}"
 
 
 def _lame(options: EncodeOptions) -> Callable[[], Any] | None:
     """A maker of in-process LAME encoders for `options` (lameenc: no process, no pipe, and it
-    lets go of the GIL while it encodes), or None without lameenc or for a bitrate it cannot take."""
+    lets go of the GIL while it encodes), or None for a bitrate it cannot take."""
     match = re.fullmatch(r"(\d+)k", options.bitrate)
     if match is None:
         return None
-    try:
-        import lameenc
-    except ImportError:
-        return None
+    import lameenc
 
     def make() -> Any:
         lame = lameenc.Encoder()
@@ -354,12 +311,14 @@ def _lame_part(lame: Any, chunks: Iterable[np.ndarray], target: Path, channels: 
             sink.write(encoded(lame.flush))
 
 
-def _finish(finish: Callable[[Path], None], tmp: Path, out: Path) -> None:
-    """Run the tagging step; a full disk there is the same one-line error as during encoding."""
+@contextlib.contextmanager
+def writing(out: Path) -> Iterator[None]:
+    """A failed write in the block (tagging its temporary, say) as the one-line error about `out`
+    that encoding gives: a full disk is the same message at any step."""
     from mutagen import MutagenError
 
     try:
-        finish(tmp)
+        yield
     except (OSError, MutagenError) as exc:
         cause = exc if isinstance(exc, OSError) else exc.__cause__ or exc.__context__
         if isinstance(cause, OSError):

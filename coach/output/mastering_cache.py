@@ -2,8 +2,9 @@
 encodes once and measures only the result.
 
 Keyed by a hash of everything mastering depends on: the clips' samples, where each cue and tone
-falls, the music files (path, size, modification time), the loudness options, the format and
-bitrate, the encoder binary, and VERSION (raise it when mastering changes). Files live in the
+falls, the music files (path, size, modification time), every render option that shapes the
+audio (`render.mastering_options`: a new option is in the key by default), the encoder binary,
+and VERSION (raise it when the mastering code itself changes). Files live in the
 clip cache folder under `mastering/`, written to a temporary name and renamed into place like
 the clips; an unreadable or damaged entry is simply mastered again.
 """
@@ -18,7 +19,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from coach.audio.loudness import Loudness, Mastering
+from coach.audio.mastering import Mastering
+from coach.audio.meter import Loudness
 from coach.audio.mixdown import MixSettings
 from coach.audio.tones import Tone
 from coach.errors import OutputError

@@ -14,27 +14,31 @@ import math
 import re
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
 import numpy as np
 
-from coach import files
-from coach.audio import loudness as meter
-from coach.audio import music, tones
-from coach.audio.mixdown import FULL_SCALE, Mixdown
+from coach import defaults, files
+from coach.audio import decoded, ebur128, music, tones, voice_level
+from coach.audio import mastering as master_to
+from coach.audio.mastering import Mastering, trimmed
+from coach.audio.meter import Loudness, Meter
+from coach.audio.mixdown import FULL_SCALE, Mixdown, MixSettings
 from coach.errors import CoachError
 from coach.output import chapters as chapter_list
 from coach.output import cover as covers
-from coach.output import encode, subtitles, tags
+from coach.output import encode, subtitles, tags, uptodate
 from coach.output.mastering_cache import MasteringCache, Remembered
 from coach.output.mastering_cache import key as mastering_key
+from coach.progress import Frames, Update
 from coach.session import Session
-from coach.tools import ffmpeg_path
+from coach.tools import ffmpeg_path, workers
 
 CHAPTER_MODES = (*chapter_list.MODES, "none")
 BITRATES = {1: "64k", 2: "128k"}
 PEAK_TOLERANCE_DB = 0.05  # the meter prints one decimal
+MAX_MAKEUP_DB = 6.0  # gain a lowered ceiling may ask for: more is a measurement gone wrong
 LOUDNESS_TOLERANCE_LU = 0.4  # a second encode when the encoder's shift differs from the excerpt's by more
 CODEC_SHIFT_MIN_LU = 0.05
 EXCERPT_MS = 60_000
@@ -42,17 +46,20 @@ EXCERPT_MS = 60_000
 
 @dataclass(frozen=True)
 class RenderOptions:
-    format: str = "mp3"
-    rate: int = 44100
+    """Everything a render can be told. A new field shapes the audio unless named in NOT_AUDIO:
+    it is then in the remembered mastering's key without more ado (`mastering_options`)."""
+
+    format: str = defaults.FORMAT
+    rate: int = defaults.SAMPLE_RATE
     bitrate: str | None = None  # None: 64k for the voice alone, 128k with music
-    chapters: str = "exercise"  # exercise, block or none
+    chapters: str = defaults.CHAPTERS  # exercise, block or none
     cover: Path | None = None  # None: a generated cover
     subtitles: tuple[str, ...] = ()  # sidecar formats: vtt, srt, lrc
-    loudness: float = meter.TARGET_LUFS
-    true_peak: float = meter.CEILING_DBTP
+    loudness: float = defaults.TARGET_LUFS
+    true_peak: float = defaults.CEILING_DBTP
     music: Path | None = None  # a file, or a folder played through in name order
-    music_level: float = meter.MUSIC_LEVEL_DB  # the music's loudness relative to the voice
-    duck: float = meter.DUCK_DB  # how far the music dips under speech
+    music_level: float = defaults.MUSIC_LEVEL_DB  # the music's loudness relative to the voice
+    duck: float = defaults.DUCK_DB  # how far the music dips under speech
     beeps: bool = False  # countdown pips and a go tone
     marks: bool = False  # a soft tone where each work and rest starts
     jobs: int | None = None  # MP3 encoders at once (None: one per core, at most 4)
@@ -64,8 +71,8 @@ class RenderReport:
     duration_ms: int
     channels: int
     chapters: tuple[chapter_list.Chapter, ...]
-    measured: meter.Loudness  # the encoded file, as decoded
-    mastering: meter.Mastering
+    measured: Loudness  # the encoded file, as decoded
+    mastering: Mastering
     sidecars: tuple[Path, ...]
 
 
@@ -79,8 +86,7 @@ class Inputs:
 
 def check(options: RenderOptions) -> Inputs:
     """Everything about the options that can fail, before any speech or audio work."""
-    if options.format not in encode.FORMATS:
-        raise CoachError(f"unknown format `{options.format}`", f"formats: {', '.join(encode.FORMATS)}")
+    encode.check_format(options.format)
     if options.chapters not in CHAPTER_MODES:
         raise CoachError(f"unknown chapter mode `{options.chapters}`", f"modes: {', '.join(CHAPTER_MODES)}")
     unknown = [s for s in options.subtitles if s not in subtitles.FORMATS]
@@ -155,32 +161,41 @@ def build_mixdown(session: Session, options: RenderOptions, tracks: tuple[Path, 
 
 
 def render(
-    session: Session, out: Path, options: RenderOptions, progress: Callable[[int, int], None] | None = None
+    session: Session, out: Path, options: RenderOptions, progress: Update | None = None, stamp: str | None = None
 ) -> RenderReport:
+    """The steps in order: check, mix, master (or remember), then into a temporary beside `out`:
+    encode, tag, measure as decoded, and encode once more if the encoder moved the loudness or
+    a peak; rename into place; write the sidecars. `stamp`: the key that says the file is up to
+    date (see uptodate), stored in its tag."""
     inputs = check_render(out, options)
     info = track_info(session, options, inputs.cover)
     mix = build_mixdown(session, options, inputs.music)
     remembered = MasteringCache(session.cache_dir, _mastering_key(session, mix, options, inputs.music))
+    frames = Frames(mix.frames, progress)
     try:
-        step = _Steps(mix.frames, progress)
         known = remembered.get()
         if known is not None:
             mastering, sent, shift = known.mastering, known.sent, known.shift
             mastered = mix.with_settings(mastering.settings)
         else:
-            mastered, mastering, shift = _master(mix, options, step)
+            mastered, mastering, shift = _master(mix, options, frames)
             sent = math.nan
-        trusted = known.measured if known is not None else None
-        try:
-            measured, sent = _encode(mastered, out, options, info, mastering, step, sent, shift, retry=True,
-                                     trusted=trusted)
-        except _Retry as again:
-            # The encoder moved the loudness or pushed a peak over: adjust and encode once more.
-            settings = meter.trimmed(mastered.settings, again.trim_db)
-            if settings.ceiling_db is not None:
-                settings = replace(settings, ceiling_db=settings.ceiling_db - again.peak_db)
-            mastered = mastered.with_settings(settings)
-            measured, sent = _encode(mastered, out, options, info, mastering, step, math.nan, shift, retry=False)
+        with encode.staged(out, f".{options.format}") as tmp:
+            for attempt in (1, 2):
+                sent = _encode(mastered, tmp, out, options, info, frames, sent)
+                with encode.writing(out):
+                    tags.write(tmp, options.format, info)
+                    if stamp is not None and options.format in uptodate.FORMATS:
+                        uptodate.stamp(tmp, stamp)
+                if known is not None and known.measured is not None:
+                    # Same mastering key, same settings: the same samples this measurement was made of.
+                    measured = known.measured
+                    break
+                measured = decoded.measure_decoded(tmp, mastered.rate, mastered.channels)
+                corrected = _corrected(mastered.settings, measured, sent, shift, options, mastering.slope)
+                if attempt == 2 or corrected is None:
+                    break
+                mastered, sent = mastered.with_settings(corrected), math.nan
         if known is None or mastered.settings != mastering.settings or known.measured is None:
             # What this encode did is what the same settings will do next time.
             remembered.put(Remembered(replace(mastering, settings=mastered.settings), sent,
@@ -195,129 +210,109 @@ def render(
                         replace(mastering, settings=mastered.settings), tuple(sidecars))
 
 
-def _master(mix: Mixdown, options: RenderOptions, step: _Steps) -> tuple[Mixdown, meter.Mastering, float]:
+def _master(mix: Mixdown, options: RenderOptions, frames: Frames) -> tuple[Mixdown, Mastering, float]:
     """Master in-process, then correct for what the encoder does to the loudness; returns the
     shift the encoder is expected to make (LU, from what is sent to what is decoded)."""
-    mastered, mastering = meter.master(mix, options.loudness, options.true_peak, options.music_level, options.duck,
-                                       meter.CODEC_MARGIN_DB[options.format])
-    shift = _codec_shift(mastered, options, step)
+    mastered, mastering = master_to.master(
+        mix, target_lufs=options.loudness, ceiling_dbtp=options.true_peak, music_level_db=options.music_level,
+        duck_db=options.duck, margin_db=master_to.CODEC_MARGIN_DB[options.format])
+    shift = _codec_shift(mastered, options, frames)
     if abs(shift) <= CODEC_SHIFT_MIN_LU:
         return mastered, mastering, 0.0
-    return mastered.with_settings(meter.trimmed(mastered.settings, -shift / mastering.slope)), mastering, shift
+    return mastered.with_settings(trimmed(mastered.settings, -shift / mastering.slope)), mastering, shift
+
+
+# RenderOptions' fields that leave the audio alone: what the file holds besides it.
+NOT_AUDIO = frozenset({"chapters", "cover", "subtitles"})
+
+
+def mastering_options(options: RenderOptions, channels: int) -> dict[str, object]:
+    """The options the mastered settings depend on: every field but NOT_AUDIO's, as resolved."""
+    shaping = {f.name: getattr(options, f.name) for f in fields(options) if f.name not in NOT_AUDIO}
+    shaping.update(
+        channels=channels,
+        bitrate=options.bitrate or BITRATES[channels],
+        jobs=workers(options.jobs),  # parts encoded apart: not quite the same samples
+        mp3_encoder=encode.mp3_encoder(),
+    )
+    return shaping
 
 
 def _mastering_key(session: Session, mix: Mixdown, options: RenderOptions, tracks: tuple[Path, ...]) -> str:
     """Everything the mastered settings depend on (see mastering_cache)."""
-    loudness = {"rate": options.rate, "channels": mix.channels, "format": options.format,
-                "bitrate": options.bitrate or BITRATES[mix.channels], "loudness": options.loudness,
-                "true_peak": options.true_peak, "music_level": options.music_level, "duck": options.duck,
-                "duration_ms": session.timeline.duration_ms,
-                "encoders": encode.encoders(options.jobs),  # parts encoded apart: not quite the same samples
-                "mp3_encoder": encode.mp3_encoder()}
-    return mastering_key(session.cues, session.used_clips(), mix.tones, tracks, loudness, ffmpeg_path())
+    shaping = {**mastering_options(options, mix.channels), "duration_ms": session.timeline.duration_ms}
+    return mastering_key(session.cues, session.used_clips(), mix.tones, tracks, shaping, ffmpeg_path())
 
 
-class _Retry(Exception):
-    """The encoder moved the loudness or pushed a peak over the ceiling: encode once more."""
-
-    def __init__(self, peak_db: float, trim_db: float) -> None:
-        super().__init__(f"encode again: {peak_db:.1f} dB more peak margin, {trim_db:+.1f} dB")
-        self.peak_db = peak_db
-        self.trim_db = trim_db
-
-
-class _Steps:
-    """Progress over every streaming pass; how many mastering takes is only known as it goes."""
-
-    def __init__(self, total: int, progress: Callable[[int, int], None] | None) -> None:
-        self.done, self.total, self.progress = 0, total, progress
-
-    def __call__(self, frames: int) -> None:
-        self.done += frames
-        self.total = max(self.total, self.done + frames)
-        if self.progress:
-            self.progress(self.done, self.total)
-
-
-def _codec_shift(mastered: Mixdown, options: RenderOptions, step: _Steps) -> float:
+def _codec_shift(mastered: Mixdown, options: RenderOptions, frames: Frames) -> float:
     """How much the encoder changes the loudness (low-bitrate MP3 loses a few tenths of a LU),
     found on an excerpt: encode the session's first minute, decode it, compare."""
-    frames = min(mastered.frames, EXCERPT_MS * mastered.rate // 1000)
-    if options.format == "wav" or frames < mastered.rate * 3:
+    count = min(mastered.frames, EXCERPT_MS * mastered.rate // 1000)
+    if options.format == "wav" or count < mastered.rate * 3:
         return 0.0
-    sent = meter.Meter(mastered.rate, mastered.channels, true_peak=False, full_scale=FULL_SCALE)
-
-    def chunks() -> Iterator[np.ndarray]:
-        for pos in range(0, frames, mastered.rate):
-            chunk = mastered.render(pos, min(mastered.rate, frames - pos))
-            sent.feed(chunk)
-            yield chunk
-
-    try:
-        with tempfile.TemporaryDirectory(prefix="coach-excerpt-") as folder:
-            excerpt = Path(folder) / f"excerpt.{options.format}"
-            bitrate = options.bitrate or BITRATES[mastered.channels]
-            encode.write(chunks(), excerpt, encode.EncodeOptions(options.format, options.rate, mastered.channels, bitrate),
-                         progress=step)
-            before = sent.result()
-            after = meter.measure_decoded(excerpt, mastered.rate, mastered.channels, true_peak=False)
-    finally:
-        sent.close()
+    sent = Meter(mastered.rate, mastered.channels, true_peak=False, full_scale=FULL_SCALE)
+    with tempfile.TemporaryDirectory(prefix="coach-excerpt-") as folder:
+        excerpt = Path(folder) / f"excerpt.{options.format}"
+        bitrate = options.bitrate or BITRATES[mastered.channels]
+        chunks = _metered(mastered.render(pos, min(mastered.rate, count - pos)) for pos in range(0, count, mastered.rate))
+        encode.write(chunks(sent), excerpt, encode.EncodeOptions(options.format, options.rate, mastered.channels, bitrate),
+                     progress=frames)
+        before = sent.result()
+        after = decoded.measure_decoded(excerpt, mastered.rate, mastered.channels, true_peak=False)
     shift = after.integrated - before.integrated
     return shift if math.isfinite(shift) else 0.0
 
 
-def _encode(
-    mastered: Mixdown, out: Path, options: RenderOptions, info: tags.TrackInfo, mastering: meter.Mastering,
-    step: _Steps, sent: float, shift: float, retry: bool, trusted: meter.Loudness | None = None,
-) -> tuple[meter.Loudness, float]:
-    """Encode, tag, and measure the file as decoded (before it replaces `out`). Returns that and
-    the loudness of what was sent to the encoder: `sent` when already known for these settings,
-    else measured. Speech and tones, in-process without a pass (`voice_loudness`, which also
-    limits the clips before the encoder needs them); with music, stereo with no silence to skip,
-    by an ffmpeg meter beside the encoder. With `retry`, a true peak over the ceiling or an
-    encoder shift in loudness other than `shift` raises _Retry."""
-    measured: list[meter.Loudness] = []
-    stream: meter.StreamMeter | None = None
-    if math.isnan(sent) and mastered.music is not None:
-        stream = meter.StreamMeter(mastered.rate, mastered.channels, "s16le", true_peak=False)
-    elif math.isnan(sent):
-        sent = meter.voice_loudness(mastered).integrated
-
-    def chunks() -> Iterator[np.ndarray]:
-        for chunk in mastered.chunks():
-            if stream is not None:
-                stream.feed(chunk)
+def _metered(chunks: Iterable[np.ndarray]) -> Callable[[Meter | ebur128.StreamMeter], Iterator[np.ndarray]]:
+    """`chunks`, each fed to a meter on its way to the encoder."""
+    def through(meter: Meter | ebur128.StreamMeter) -> Iterator[np.ndarray]:
+        for chunk in chunks:
+            meter.feed(chunk)
             yield chunk
 
-    def finish(tmp: Path) -> None:
-        nonlocal sent
-        if stream is not None:
-            sent = stream.result().integrated
-        tags.write(tmp, options.format, info)
-        if trusted is not None:
-            # Same mastering key, same settings: the same samples this measurement was made of.
-            measured.append(trusted)
-            return
-        got = meter.measure_decoded(tmp, mastered.rate, mastered.channels)
-        measured.append(got)
-        excess = got.true_peak - options.true_peak
-        # Off the target, whatever the cause: the encoder did what was not foreseen, or the music (its
-        # measured tracks are not quite the bed the session plays: a short loop, a surround downmix).
-        error = got.integrated - options.loudness
-        if retry and (excess > PEAK_TOLERANCE_DB or abs(error) > LOUDNESS_TOLERANCE_LU):
-            # More gain means more limiting: loudness grows about `slope` dB per dB of gain.
-            raise _Retry(max(0.0, excess + 0.3), -error / mastering.slope)
+    return through
 
+
+def _encode(mastered: Mixdown, tmp: Path, out: Path, options: RenderOptions, info: tags.TrackInfo, frames: Frames,
+            sent: float) -> float:
+    """Encode into `tmp`; returns the loudness of what was sent to the encoder: `sent` when already
+    known for these settings, else measured. Speech and tones, in-process without a pass
+    (`voice_loudness`, which also limits the clips before the encoder needs them); with music,
+    stereo with no silence to skip, by an ffmpeg meter beside the encoder."""
     bitrate = options.bitrate or BITRATES[mastered.channels]
+    settings = encode.EncodeOptions(options.format, options.rate, mastered.channels, bitrate, info.text_tags,
+                                    tags.ffmetadata(info))
+    if not math.isnan(sent) or mastered.music is None:
+        if math.isnan(sent):
+            sent = voice_level.voice_loudness(mastered).integrated
+        # A Mixdown: encoded in parts at once.
+        encode.write(mastered, tmp, settings, progress=frames, jobs=options.jobs, out=out)
+        return sent
+    stream = ebur128.StreamMeter(mastered.rate, mastered.channels, "s16le", true_peak=False)
     try:
-        encode.write(
-            chunks() if stream is not None else mastered, out,  # a Mixdown: encoded in parts at once
-            encode.EncodeOptions(options.format, options.rate, mastered.channels, bitrate, info.text_tags,
-                                 tags.ffmetadata(info)),
-            finish=finish, progress=step, jobs=options.jobs,
-        )
+        encode.write(_metered(mastered.chunks())(stream), tmp, settings, progress=frames, jobs=options.jobs, out=out)
+        return stream.result().integrated
     finally:
-        if stream is not None:
-            stream.close()
-    return measured[0], sent
+        stream.close()
+
+
+def _corrected(settings: MixSettings, measured: Loudness, sent: float, shift: float, options: RenderOptions,
+               slope: float) -> MixSettings | None:
+    """New settings when the file as decoded is off the loudness target (the encoder moved it other
+    than `shift` foretold, or the music did) or has a true peak over the ceiling, else None. More gain means more limiting: loudness grows about
+    `slope` dB per dB of gain."""
+    excess = measured.true_peak - options.true_peak
+    # Off the target, whatever the cause: the encoder did what `shift` did not foretell, or the music
+    # (its measured tracks are not quite the bed the session plays: a short loop, a surround downmix).
+    error = measured.integrated - options.loudness
+    if excess <= PEAK_TOLERANCE_DB and abs(error) <= LOUDNESS_TOLERANCE_LU:
+        return None
+    corrected = trimmed(settings, -error / slope)
+    lowered = max(0.0, excess + 0.3) if corrected.ceiling_db is not None else 0.0
+    if lowered and corrected.ceiling_db is not None:
+        # A ceiling `lowered` dB lower is that much less level with that much more gain into the
+        # limiter: it costs lowered * (1 - slope) LU, which gain (slope LU a dB) makes up.
+        corrected = replace(trimmed(corrected, min(MAX_MAKEUP_DB, lowered * (1 - slope) / max(slope, 0.05))),
+                            ceiling_db=corrected.ceiling_db - lowered)
+    return corrected
+

@@ -13,10 +13,9 @@ from typing import Any, NoReturn
 
 import yaml
 
-from coach.errors import RoutineError, RoutineErrors
+from coach.errors import RoutineError, RoutineErrors, suggest
 from coach.files import TooLarge, read_bounded
 from coach.routine.durations import format_clock, parse_duration
-from coach.routine.wording import suggest
 
 MAX_FILE_BYTES = 1_000_000
 MAX_NODES = 100_000
@@ -217,6 +216,21 @@ class Doc:
             self.error(node, f"{what} has {len(node.value):,} items; at most {max_items:,}")
             return None
         return list(node.value)
+
+    def templates(self, node: yaml.Node, what: str) -> tuple[str, ...] | None:
+        """A cue's wording: a template, a list of alternatives, or null (silence), as a tuple of
+        alternatives (a routine's `cues:` and a phrasebook's read alike)."""
+        if isinstance(node, yaml.ScalarNode) and node.tag.endswith(":null"):
+            return ()
+        if isinstance(node, yaml.SequenceNode):
+            items = self.sequence(node, what, max_items=100) or []
+            texts = [self.string(item, what, max_len=500) for item in self.each(items)]
+            if not items:
+                self.error(node, f"{what} is an empty list", "use null to silence a cue kind")
+                return None
+            return tuple(t for t in texts if t is not None) if all(t is not None for t in texts) else None
+        text = self.string(node, what, max_len=500)
+        return (text,) if text is not None else None
 
     def each(self, nodes: list[yaml.Node]) -> Iterator[yaml.Node]:
         for node in nodes:

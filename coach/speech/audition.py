@@ -5,14 +5,13 @@ from __future__ import annotations
 import wave
 from pathlib import Path
 
-from coach.errors import CoachError
+from coach.errors import CoachError, suggest
 from coach.files import atomic_write, check_outputs, write_error
 from coach.routine.model import Routine
-from coach.routine.wording import CUE_KINDS, PLACEHOLDERS, suggest
+from coach.routine.wording import CUE_KINDS, PLACEHOLDERS
 from coach.session import SpeechOptions, cache_for, open_engine, voice_for, wording
-from coach.speech.cache import clip_key
 from coach.speech.engine import resolve_voice
-from coach.speech.synth import check_length
+from coach.speech.synth import check_length, synthesize_all
 
 SAMPLE_CONTEXT = {
     "title": "Lower-Back Strength", "total": 960_000, "block": "Strength", "round": 2, "rounds": 3,
@@ -42,15 +41,12 @@ def say(text: str | None, options: SpeechOptions, output: Path | None, kind: str
         raise CoachError("nothing to say", "give TEXT or --kind KIND")
     if output is not None:  # before any speech work
         check_outputs([output], [("the phrasebook", Path(options.phrases))] if options.phrases else [])
-    engine = open_engine(options)
-    voice = resolve_voice(engine, voice_for(routine, book, options), book.language)
+    wanted = voice_for(routine, book, options)
+    engine = open_engine(options, wanted, book.language)
+    voice = resolve_voice(engine, wanted, book.language)
     speech = book.spoken(text)
     check_length(speech)
-    store = cache_for(options)
-    key = clip_key(engine.name, engine.version, voice, speech)
-    clip = store.get(key)
-    if clip is None:
-        clip = store.put(key, engine.synthesize(speech, voice).trimmed())
+    clip = synthesize_all([speech], engine, voice, cache_for(options))[speech]
     if output is not None:
         try:
             with atomic_write(output) as tmp, wave.open(str(tmp), "wb") as w:

@@ -1,14 +1,13 @@
-"""The speech engine interface, and the registry of engines by name."""
+"""The speech engine interface, and how a voice name becomes one of an engine's voices."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
+from pathlib import Path
+from typing import Protocol, runtime_checkable
 
-from coach.errors import EngineError
+from coach.errors import EngineError, suggest
 from coach.routine.model import Voice
-from coach.routine.wording import suggest
 from coach.speech.clip import Clip
 
 
@@ -18,17 +17,57 @@ class VoiceInfo:
     name: str
     languages: tuple[str, ...] = ()
     gender: str = ""
+    quality: str = ""
+    licence: str = ""
 
 
 class Engine(Protocol):
     name: str  # goes into the cache key: different engines never share clips
     version: str
+    # True: the engine speaks only in worker processes of its own, never in the one that chose it
+    # (Piper's phonemizer and pyttsx3's eSpeak NG crash when they share a process).
+    isolated: bool
 
     def voices(self) -> list[VoiceInfo]: ...
+
+    def voice_help(self) -> str:
+        """What to tell a user who named a voice the engine does not have."""
+        ...
+
+    def cache_tag(self, voice: Voice) -> str:
+        """Everything besides the text and the voice settings that shapes a clip's sound."""
+        ...
+
+    def max_workers(self, voice: Voice) -> int | None:
+        """How many worker processes may speak at once with this voice (memory), None: no bound."""
+        ...
 
     def synthesize(self, text: str, voice: Voice) -> Clip:
         """Speak `text` with a resolved voice (see `resolve_voice`); untrimmed clip."""
         ...
+
+
+class InProcessEngine:
+    """What an engine that may speak in any process has in common (pyttsx3, fake)."""
+
+    version: str
+    isolated = False
+
+    def voice_help(self) -> str:
+        return "run `coach voices` to list the voices"
+
+    def cache_tag(self, voice: Voice) -> str:
+        return self.version  # the clip key as it always was: caches stay valid
+
+    def max_workers(self, voice: Voice) -> int | None:
+        return None
+
+
+@runtime_checkable
+class FileVoices(Protocol):
+    """An engine whose voices can also be given as a file."""
+
+    def voice_from_file(self, path: Path) -> VoiceInfo: ...
 
 
 def resolve_voice(engine: Engine, wanted: Voice, language: str = "") -> Voice:
@@ -36,11 +75,23 @@ def resolve_voice(engine: Engine, wanted: Voice, language: str = "") -> Voice:
 
     A name matches a voice's id (`gmw/en-us`), the id's last part (`en-us`), its display name
     (`English (America)`) or a language it speaks. With no name, the language picks the voice.
+    An engine with voice files (Piper) also takes a path to one.
     """
-    voices = engine.voices()
     name = wanted.name or language
     if not name:
         return wanted
+    if wanted.name and isinstance(engine, FileVoices) and wanted.name.endswith(".onnx"):
+        return Voice(engine.voice_from_file(Path(wanted.name)).id, wanted.rate, wanted.volume)
+    found = find_voice(engine.voices(), name)
+    if found is not None:
+        return Voice(found.id, wanted.rate, wanted.volume)
+    voices = engine.voices()
+    ids = [v.id.rsplit("/", 1)[-1] for v in voices]
+    hint = suggest(name.lower(), ids + [v.name for v in voices])
+    raise EngineError(f"the {engine.name} engine has no voice `{name}`", (hint + " " if hint else "") + engine.voice_help())
+
+
+def find_voice(voices: list[VoiceInfo], name: str) -> VoiceInfo | None:
     needle = name.lower()
     for match in (
         lambda v: v.id.lower() == needle,
@@ -51,28 +102,5 @@ def resolve_voice(engine: Engine, wanted: Voice, language: str = "") -> Voice:
     ):
         found = [v for v in voices if match(v)]
         if found:
-            return Voice(found[0].id, wanted.rate, wanted.volume)
-    ids = [v.id.rsplit("/", 1)[-1] for v in voices]
-    hint = suggest(needle, ids + [v.name for v in voices])
-    raise EngineError(
-        f"the {engine.name} engine has no voice `{name}`",
-        (hint + " " if hint else "") + "run `coach voices` to list the voices",
-    )
-
-
-EngineFactory = Callable[[], Engine]
-
-
-def registry() -> dict[str, EngineFactory]:
-    """Engines by name. `fake` is deterministic and instant: for tests and dry runs."""
-    from coach.speech.fake import FakeEngine
-    from coach.speech.pyttsx import Pyttsx3Engine
-
-    return {"pyttsx3": Pyttsx3Engine, "fake": FakeEngine}
-
-
-def get_engine(name: str) -> Engine:
-    engines = registry()
-    if name not in engines:
-        raise EngineError(f"unknown speech engine `{name}`", f"engines: {', '.join(engines)}")
-    return engines[name]()
+            return found[0]
+    return None

@@ -13,14 +13,14 @@ import numpy as np
 
 from coach.routine.model import Voice
 from coach.speech.clip import Clip
-from coach.speech.engine import VoiceInfo
+from coach.speech.engine import InProcessEngine, VoiceInfo
 
 RATE = 22050
 MS_PER_CHAR = 45
 PAD_MS = 40
 
 
-class FakeEngine:
+class FakeEngine(InProcessEngine):
     name = "fake"
     version = "1"
 

@@ -24,7 +24,7 @@ import numpy as np
 from coach.errors import EngineError, ToolMissing
 from coach.routine.model import Voice
 from coach.speech.clip import Clip
-from coach.speech.engine import VoiceInfo
+from coach.speech.engine import InProcessEngine, VoiceInfo
 
 INSTALL_HINT = (
     "install eSpeak NG: `pip install espeakng-loader` (bundled with coach on Linux) "
@@ -58,7 +58,7 @@ def prepare_espeak() -> str:
     return "pip"
 
 
-class Pyttsx3Engine:
+class Pyttsx3Engine(InProcessEngine):
     name = "pyttsx3"
 
     def __init__(self) -> None:

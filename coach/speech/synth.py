@@ -2,7 +2,8 @@
 
 Missing clips are synthesised in parallel worker processes (one engine each) when there are
 enough of them to pay for the workers' start-up, and by this process's own engine while they
-start and alongside them; each clip is cached as soon as it is made.
+start and alongside them; each clip is cached as soon as it is made. An isolated engine (Piper)
+speaks only in its workers, as many as its memory bound allows, never in this process.
 """
 
 from __future__ import annotations
@@ -22,7 +23,9 @@ from coach.interrupts import SIGNALS, ctrl_c_held
 from coach.routine.model import Voice
 from coach.speech.cache import ClipCache, clip_key
 from coach.speech.clip import Clip
-from coach.speech.engine import Engine, get_engine
+from coach.speech.engine import Engine
+from coach.speech.registry import get_engine
+from coach.tools import workers
 
 Progress = Callable[[int, int], None]
 PARALLEL_MIN_CLIPS = 24
@@ -52,8 +55,9 @@ def synthesize_all(
         check_length(text)
     clips: dict[str, Clip] = {}
     missing: list[str] = []
+    tag = engine.cache_tag(voice)
     for text in unique:
-        clip = cache.get(clip_key(engine.name, engine.version, voice, text))
+        clip = cache.get(clip_key(engine.name, tag, voice, text))
         if clip is None:
             missing.append(text)
         else:
@@ -61,12 +65,12 @@ def synthesize_all(
     done = len(clips)
     if progress:
         progress(done, len(unique))
-    jobs = jobs if jobs is not None else min(os.cpu_count() or 1, 4)
+    jobs = workers(jobs)
     # closing(): on Ctrl-C or an error here, the workers stop now, not when the generator is collected.
     with contextlib.closing(_synthesize(missing, engine, voice, jobs)) as made:
         for text, clip in made:
             # The clip stored first is the one used: concurrent renders on one cache agree.
-            clips[text] = cache.put(clip_key(engine.name, engine.version, voice, text), clip)
+            clips[text] = cache.put(clip_key(engine.name, tag, voice, text), clip)
             done += 1
             if progress:
                 progress(done, len(unique))
@@ -74,15 +78,16 @@ def synthesize_all(
 
 
 def _synthesize(texts: list[str], engine: Engine, voice: Voice, jobs: int) -> Generator[tuple[str, Clip], None, None]:
+    if engine.isolated:
+        if texts:
+            yield from _in_workers(texts, engine, voice, min(jobs, engine.max_workers(voice) or jobs, len(texts)))
+        return
     if jobs <= 1 or len(texts) < PARALLEL_MIN_CLIPS:
         for text in texts:
             yield text, _speak(engine, text, voice)
         return
-    import multiprocessing
     from concurrent.futures import FIRST_COMPLETED, Future, wait
 
-    # spawn, not fork: a forked copy of an initialised speech engine is not safe to use.
-    context = multiprocessing.get_context("spawn")
     # `jobs` workers, and this process, whose engine is ready, speaks too: while they start, and
     # then alongside them (it also caches what comes back: not a whole speaker's share of a core).
     pool: ProcessPoolExecutor | None = None
@@ -99,8 +104,7 @@ def _synthesize(texts: list[str], engine: Engine, voice: Voice, jobs: int) -> Ge
         # The workers, and multiprocessing's resource tracker that the pool starts, inherit the
         # block (SIGHUP too, which the tracker does not ignore): Ctrl-C or SIGTERM is ours to handle.
         with ctrl_c_held():
-            pool = ProcessPoolExecutor(jobs, mp_context=context, initializer=_init_worker,
-                                       initargs=(engine.name, os.getpid()))
+            pool = _pool(engine, jobs)
             feed()
         while running or ahead:
             for future in [f for f in running if f.done()]:
@@ -112,13 +116,53 @@ def _synthesize(texts: list[str], engine: Engine, voice: Voice, jobs: int) -> Ge
             elif running:
                 wait(running, return_when=FIRST_COMPLETED)
     except BrokenProcessPool:
-        raise EngineError(
-            "a speech worker process stopped unexpectedly (killed, or out of memory?)",
-            "run the command again: the clips made so far are cached",
-        ) from None
+        raise _stopped() from None
     finally:
         if pool is not None:
             pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _in_workers(texts: list[str], engine: Engine, voice: Voice, jobs: int) -> Generator[tuple[str, Clip], None, None]:
+    """Every clip from `jobs` worker processes; this process only hands out texts and collects."""
+    from concurrent.futures import FIRST_COMPLETED, Future, wait
+
+    pool: ProcessPoolExecutor | None = None
+    ahead = collections.deque(texts)
+    running: dict[Future[Clip], str] = {}
+    try:
+        with ctrl_c_held():  # the pool and its resource tracker inherit the block (see _synthesize)
+            pool = _pool(engine, max(1, jobs))
+            while ahead and len(running) < 2 * jobs:
+                text = ahead.popleft()
+                running[pool.submit(_work, text, voice)] = text
+        while running:
+            done, _ = wait(running, return_when=FIRST_COMPLETED)
+            for future in done:
+                yield running.pop(future), future.result()
+                if ahead:
+                    text = ahead.popleft()
+                    running[pool.submit(_work, text, voice)] = text
+    except BrokenProcessPool:
+        raise _stopped() from None
+    finally:
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _pool(engine: Engine, jobs: int) -> ProcessPoolExecutor:
+    import multiprocessing
+
+    # spawn, not fork: a forked copy of an initialised speech engine is not safe to use, and a
+    # fresh process never holds another engine's libraries.
+    context = multiprocessing.get_context("spawn")
+    return ProcessPoolExecutor(jobs, mp_context=context, initializer=_init_worker, initargs=(engine.name, os.getpid()))
+
+
+def _stopped() -> EngineError:
+    return EngineError(
+        "a speech worker process stopped unexpectedly (killed, or out of memory?)",
+        "run the command again: the clips made so far are cached",
+    )
 
 
 def _speak(engine: Engine, text: str, voice: Voice) -> Clip:

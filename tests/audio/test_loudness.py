@@ -12,8 +12,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from coach.audio import limiter, loudness
+from coach.audio import decoded, limiter
+from coach.audio import ebur128 as ffmpeg_ebur128
 from coach.audio.limiter import Limiter
+from coach.audio.meter import SILENT_LUFS, Loudness, Meter
 from coach.audio.mixdown import Mixdown, MixSettings
 from coach.output.render import RenderOptions, render
 from coach.plan.scheduler import Cue
@@ -94,7 +96,7 @@ def ebur128(path: Path) -> tuple[float, float]:
     text = (path.parent / "ebur128.txt").read_text()
     integrated = float(re.findall(r"lavfi\.r128\.I=(-?[\d.]+)", text)[-1])
     peak = max(float(v) for v in re.findall(r"lavfi\.r128\.true_peaks_ch\d+=([\d.]+)", text))
-    return (integrated if integrated > loudness.SILENT_LUFS else -math.inf), 20 * math.log10(peak)
+    return (integrated if integrated > SILENT_LUFS else -math.inf), 20 * math.log10(peak)
 
 
 def write_wav(path: Path, frames: np.ndarray, rate: int) -> Path:
@@ -149,7 +151,7 @@ def test_meter_is_the_same_however_the_pcm_is_cut() -> None:
     audio[3 * rate : 5 * rate] = 0  # silence in the middle, ringing into it
     results = []
     for size in (len(audio), 1000, 4097, 2205 * 3):
-        meter = loudness.Meter(rate, 2, full_scale=32768.0)
+        meter = Meter(rate, 2, full_scale=32768.0)
         for pos in range(0, len(audio), size):
             meter.feed(audio[pos : pos + size].reshape(-1))
         results.append(meter.result())
@@ -165,7 +167,7 @@ def test_meter_true_peak_is_the_largest_interpolated_value(signal: str) -> None:
     rate = 22050
     audio = {"speech": lambda: cues_and_silence(20, rate), "music": lambda: music_bed(10, rate),
              "between": lambda: _between_samples(4, rate)}[signal]() / 32768.0
-    meter = loudness.Meter(rate, audio.shape[1])
+    meter = Meter(rate, audio.shape[1])
     meter.feed(audio.reshape(-1))
     padded = np.concatenate((np.zeros((limiter.BLOCK, audio.shape[1])), audio,
                              np.zeros((-len(audio) % limiter.BLOCK + limiter.BLOCK, audio.shape[1]))))
@@ -175,9 +177,9 @@ def test_meter_true_peak_is_the_largest_interpolated_value(signal: str) -> None:
 
 
 def test_a_silent_stream_measures_nothing() -> None:
-    meter = loudness.Meter(22050, 1)
+    meter = Meter(22050, 1)
     meter.feed(np.zeros(22050 * 3))
-    assert meter.result() == loudness.Loudness(-math.inf, -math.inf, 0.0)
+    assert meter.result() == Loudness(-math.inf, -math.inf, 0.0)
 
 
 @pytest.mark.ffmpeg
@@ -192,11 +194,11 @@ def test_meter_agrees_with_ffmpeg_on_files(signal: str, channels: int, bitrate: 
              "between": lambda: _between_samples(10, rate)}[signal]()
     path = (write_wav(tmp_path / "s.wav", audio, rate) if bitrate == "wav"
             else encoded(tmp_path / "s.mp3", audio, rate, bitrate))
-    ours = loudness.measure_decoded(path, rate, channels)
+    ours = decoded.measure_decoded(path, rate, channels)
     integrated, true_peak = ebur128(path)
     assert abs(ours.integrated - integrated) <= 0.05, (ours, integrated)
     assert abs(ours.true_peak - true_peak) <= 0.2, (ours, true_peak)
-    assert abs(ours.lra - loudness.measure_file(path, true_peak=False).lra) <= 0.3
+    assert abs(ours.lra - ffmpeg_ebur128.measure_file(path, true_peak=False).lra) <= 0.3
 
 
 @pytest.mark.ffmpeg
@@ -222,7 +224,7 @@ def test_the_built_in_session_measures_as_ffmpeg_does(tmp_path: Path) -> None:
     integrated, true_peak = ebur128(out)
     assert abs(report.measured.integrated - integrated) <= 0.05, (report.measured, integrated)
     assert abs(report.measured.true_peak - true_peak) <= 0.2, (report.measured, true_peak)
-    assert abs(report.measured.lra - loudness.measure_file(out, true_peak=False).lra) <= 0.3
+    assert abs(report.measured.lra - ffmpeg_ebur128.measure_file(out, true_peak=False).lra) <= 0.3
 
 
 def test_a_damaged_mp3_is_one_clear_error(tmp_path: Path) -> None:
@@ -231,4 +233,4 @@ def test_a_damaged_mp3_is_one_clear_error(tmp_path: Path) -> None:
     path = tmp_path / "damaged.mp3"
     path.write_bytes(bytes(range(256)) * 20)
     with pytest.raises(EncoderError, match=r"cannot measure .*damaged\.mp3: failed to init decoder$"):
-        loudness.measure_decoded(path, 44100, 1)
+        decoded.measure_decoded(path, 44100, 1)

@@ -9,9 +9,13 @@ import numpy as np
 import pytest
 from conftest import decode
 
+from audio import ffmpeg_meter
 from audio.test_loudness import ROUTINE, ebur128, speechlike, write_wav
-from coach.audio import loudness, tones
+from coach import defaults
+from coach.audio import decoded, tones, voice_level
+from coach.audio import mastering as master_to
 from coach.audio.limiter import Limiter
+from coach.audio.meter import Loudness, Meter
 from coach.audio.mixdown import FULL_SCALE, Mixdown, MixSettings
 from coach.output import render as rendering
 from coach.output.render import RenderOptions, render
@@ -35,8 +39,8 @@ def _mix() -> Mixdown:
 @pytest.mark.parametrize("settings", [MixSettings(tones=False), MixSettings(voice_db=12, tones_db=-10, ceiling_db=-3)])
 def test_in_process_meter_agrees_with_ffmpeg(settings: MixSettings) -> None:
     mix = _mix().with_settings(settings)
-    ours = loudness.voice_loudness(mix).integrated
-    theirs = loudness.measure(mix, true_peak=False).integrated  # ffmpeg's ebur128 over the whole stream
+    ours = voice_level.voice_loudness(mix).integrated
+    theirs = ffmpeg_meter.measure(mix, true_peak=False).integrated  # ffmpeg's ebur128 over the whole stream
     assert abs(ours - theirs) <= 0.1, (ours, theirs)
 
 
@@ -47,14 +51,14 @@ def test_what_is_sent_is_measured_as_ffmpeg_meters_it(tones: bool, tmp_path: Pat
     (int16), as ffmpeg meters that stream. With tones a second limiter guards their sum with the
     voice, which the voice layer's meter does not see: the stream is metered in-process as sent."""
     mix = _mix().with_settings(MixSettings(voice_db=12, tones_db=-2, ceiling_db=-3, tones=tones))
-    stream = loudness.Meter(RATE, 1, true_peak=False, full_scale=FULL_SCALE)
+    stream = Meter(RATE, 1, true_peak=False, full_scale=FULL_SCALE)
     chunks = list(mix.chunks(3000))
     for chunk in chunks:
         stream.feed(chunk)
     theirs, _ = ebur128(write_wav(tmp_path / "sent.wav", np.concatenate(chunks)[:, None], RATE))
     assert abs(stream.result().integrated - theirs) <= 0.05, (stream.result(), theirs)
     if not tones:
-        assert abs(loudness.voice_loudness(mix).integrated - theirs) <= 0.05, (loudness.voice_loudness(mix), theirs)
+        assert abs(voice_level.voice_loudness(mix).integrated - theirs) <= 0.05, (voice_level.voice_loudness(mix), theirs)
 
 
 def test_mastering_steps_by_the_estimated_slope() -> None:
@@ -62,11 +66,11 @@ def test_mastering_steps_by_the_estimated_slope() -> None:
     so mastering reaches the target in a few measurements; a poor estimate is caught by the
     bracket."""
     mix = _mix().with_settings(MixSettings(voice_db=6))
-    mastered, mastering = loudness.master(mix, target_lufs=-14.0)
-    assert abs(mastering.mix.integrated - (-14.0)) <= loudness.TOLERANCE_LU
+    mastered, mastering = master_to.master(mix, target_lufs=-14.0)
+    assert abs(mastering.mix.integrated - (-14.0)) <= master_to.TOLERANCE_LU
     assert mastering.passes <= 4
     assert 0.1 <= mastering.slope < 1.0
-    assert loudness.voice_loudness(mastered).integrated == mastering.mix.integrated
+    assert voice_level.voice_loudness(mastered).integrated == mastering.mix.integrated
 
     calls: list[float] = []
 
@@ -74,8 +78,8 @@ def test_mastering_steps_by_the_estimated_slope() -> None:
         calls.append(gain)
         return -20.0 + gain, 0.1
 
-    gain, _, tries = loudness._solve(steep, -16.0, 0.0)
-    assert abs(gain - 4.0) <= loudness.TOLERANCE_LU and tries <= 4, calls
+    gain, _, tries = master_to._solve(steep, -16.0, 0.0)
+    assert abs(gain - 4.0) <= master_to.TOLERANCE_LU and tries <= 4, calls
 
 
 def test_each_clip_is_limited_once_under_the_ceiling() -> None:
@@ -129,12 +133,12 @@ def test_a_warm_render_reports_the_measurement_of_identical_audio(write_routine,
     session = prepare(loader.load(write_routine(ROUTINE)), SpeechOptions(engine="fake"))
     options = RenderOptions(rate=RATE)
     first = render(session, tmp_path / "a.mp3", options)
-    monkeypatch.setattr(loudness, "measure_decoded", lambda *args, **kwargs: (_ for _ in ()).throw(AssertionError("metered again")))
+    monkeypatch.setattr(decoded, "measure_decoded", lambda *args, **kwargs: (_ for _ in ()).throw(AssertionError("metered again")))
     second = render(session, tmp_path / "b.mp3", options)
     monkeypatch.undo()
     # The remembered figure is the one the identical samples of the new file really measure.
     assert np.array_equal(decode(tmp_path / "a.mp3", RATE), decode(tmp_path / "b.mp3", RATE))
-    fresh = loudness.measure_decoded(tmp_path / "b.mp3", RATE, 1)
+    fresh = decoded.measure_decoded(tmp_path / "b.mp3", RATE, 1)
     assert second.measured == first.measured
     assert abs(fresh.integrated - second.measured.integrated) <= 0.1
     assert abs(fresh.true_peak - second.measured.true_peak) <= 0.1
@@ -143,10 +147,10 @@ def test_a_warm_render_reports_the_measurement_of_identical_audio(write_routine,
 @pytest.mark.ffmpeg
 def test_a_true_peak_over_the_ceiling_is_encoded_again(write_routine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
     session = prepare(loader.load(write_routine(ROUTINE)), SpeechOptions(engine="fake"))
-    measure = loudness.measure_decoded
-    files: list[loudness.Loudness] = []
+    measure = decoded.measure_decoded
+    files: list[Loudness] = []
 
-    def measured(path: Path, rate: int, channels: int, true_peak: bool = True) -> loudness.Loudness:
+    def measured(path: Path, rate: int, channels: int, true_peak: bool = True) -> Loudness:
         got = measure(path, rate, channels, true_peak)
         if true_peak:  # the whole file, not the excerpt
             files.append(got)
@@ -154,9 +158,9 @@ def test_a_true_peak_over_the_ceiling_is_encoded_again(write_routine, tmp_path: 
                 return replace(got, true_peak=-0.5)  # as if the encoder had pushed a peak over
         return got
 
-    monkeypatch.setattr(loudness, "measure_decoded", measured)
+    monkeypatch.setattr(decoded, "measure_decoded", measured)
     report = render(session, tmp_path / "a.mp3", RenderOptions(rate=RATE))
     assert len(files) == 2
     assert report.measured == files[1]
-    first_ceiling = loudness.CEILING_DBTP - loudness.CODEC_MARGIN_DB["mp3"]
+    first_ceiling = defaults.CEILING_DBTP - master_to.CODEC_MARGIN_DB["mp3"]
     assert report.mastering.settings.ceiling_db == pytest.approx(first_ceiling - (0.5 + 0.3))

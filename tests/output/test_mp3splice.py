@@ -10,6 +10,7 @@ import pytest
 from conftest import decode
 
 from coach.output import encode, mp3splice
+from coach.progress import Frames
 from coach.tools import ffmpeg_path
 
 RATE = 44100
@@ -44,7 +45,9 @@ class Bursts:
 
 
 def _encode(source: Bursts, out: Path, jobs: int) -> None:
-    encode.write(source, out, encode.EncodeOptions("mp3", RATE, 1, "64k", {"title": "Parts"}), jobs=jobs)
+    """As a render writes: into a temporary beside `out`, renamed into place when whole."""
+    with encode.staged(out) as tmp:
+        encode.write(source, tmp, encode.EncodeOptions("mp3", RATE, 1, "64k", {"title": "Parts"}), jobs=jobs, out=out)
 
 
 def _snr_db(reference: np.ndarray, decoded: np.ndarray) -> float:
@@ -81,9 +84,10 @@ def test_frame_lengths_and_tags_sizes() -> None:
 
 # ---- with the real encoder --------------------------------------------------------------
 
-def _ffmpeg_only(monkeypatch: pytest.MonkeyPatch) -> None:
-    """As on a machine without lameenc: an ffmpeg for each part."""
-    monkeypatch.setattr(encode, "_lame", lambda options: None)
+def _one_ffmpeg(source: Bursts, out: Path) -> None:
+    """The reference: chunks as they come (no Source to cut), so one ffmpeg encodes them, no join."""
+    chunks = (source.render(pos, RATE) for pos in range(0, source.frames, RATE))
+    encode.write(chunks, out, encode.EncodeOptions("mp3", RATE, 1, "64k", {"title": "Parts"}))
 
 
 def _recorded_joins(monkeypatch: pytest.MonkeyPatch) -> list[list[int]]:
@@ -100,18 +104,12 @@ def _recorded_joins(monkeypatch: pytest.MonkeyPatch) -> list[list[int]]:
 
 
 @pytest.mark.ffmpeg
-@pytest.mark.parametrize("parts_by", ["lameenc", "ffmpeg"])
-def test_parts_decode_like_one_encoder(tmp_path: Path, parts_by: str) -> None:
+def test_parts_decode_like_one_encoder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     source = Bursts(200)
     whole, parts = tmp_path / "whole.mp3", tmp_path / "parts.mp3"
-    with pytest.MonkeyPatch.context() as patch:
-        _ffmpeg_only(patch)
-        _encode(source, whole, jobs=1)  # the reference: one ffmpeg, no join
-    with pytest.MonkeyPatch.context() as patch:
-        if parts_by == "ffmpeg":
-            _ffmpeg_only(patch)
-        joins = _recorded_joins(patch)
-        _encode(source, parts, jobs=3)
+    _one_ffmpeg(source, whole)
+    joins = _recorded_joins(monkeypatch)
+    _encode(source, parts, jobs=3)
     # Three parts, joined behind the Info frame of the one-frame file ffmpeg wrote.
     assert len(joins) == 1 and len(joins[0]) == 3 and joins[0][0] == 0
     one, joined = decode(whole), decode(parts)
@@ -142,8 +140,7 @@ def test_one_part_in_process_decodes_like_ffmpeg_alone(tmp_path: Path, monkeypat
     joins = _recorded_joins(monkeypatch)
     _encode(source, ours, jobs=4)
     assert joins == [[0]]
-    _ffmpeg_only(monkeypatch)
-    _encode(source, reference, jobs=4)
+    _one_ffmpeg(source, reference)
     assert len(joins) == 1  # ffmpeg alone: nothing joined
     one, mine = decode(reference), decode(ours)
     assert len(mine) == len(one) == source.frames
@@ -167,13 +164,13 @@ def test_every_mpeg1_bitrate_is_joined_with_progress_counted_once(tmp_path: Path
     would not join, and everything was encoded again by one ffmpeg."""
     source = Bursts(130) if channels == 1 else StereoBursts(130)
     out = tmp_path / "out.mp3"
-    counted: list[int] = []
+    counted = Frames()
     with pytest.MonkeyPatch.context() as patch:
         joins = _recorded_joins(patch)
         patch.setattr(encode, "_encode_one", lambda *a: pytest.fail("the join was refused: encoded again in one piece"))
-        encode.write(source, out, encode.EncodeOptions("mp3", RATE, channels, bitrate), progress=counted.append, jobs=2)
+        encode.write(source, out, encode.EncodeOptions("mp3", RATE, channels, bitrate), progress=counted, jobs=2)
     assert len(joins) == 1 and len(joins[0]) == 2
-    assert sum(counted) == source.frames
+    assert counted.done == source.frames
     assert len(decode(out, channels=channels)) == source.frames * channels
 
 
@@ -184,9 +181,9 @@ def test_progress_is_not_counted_twice_when_the_join_falls_back(tmp_path: Path, 
 
     monkeypatch.setattr(mp3splice, "join", refuse)
     source = Bursts(130)
-    counted: list[int] = []
-    encode.write(source, tmp_path / "out.mp3", encode.EncodeOptions("mp3", RATE, 1, "64k"), progress=counted.append, jobs=2)
-    assert sum(counted) == source.frames
+    counted = Frames(source.frames)
+    encode.write(source, tmp_path / "out.mp3", encode.EncodeOptions("mp3", RATE, 1, "64k"), progress=counted, jobs=2)
+    assert counted.done == source.frames  # the fallback's pass counted only past the first
 
 
 @pytest.mark.ffmpeg

@@ -7,8 +7,9 @@ import pytest
 
 from coach.errors import EngineError
 from coach.routine.model import Voice
-from coach.speech.engine import get_engine, resolve_voice
+from coach.speech.engine import resolve_voice
 from coach.speech.fake import FakeEngine
+from coach.speech.registry import get_engine
 
 
 def test_fake_engine_is_deterministic_and_trims() -> None:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import io
 import json
+import math
+import os
 import sys
 import warnings
 from pathlib import Path
@@ -21,6 +24,7 @@ app = typer.Typer(
     rich_markup_mode="rich",
 )
 
+MAX_WARNINGS = 20  # shown one a line; past that, counted
 ROUTINE_HELP = "Routine YAML file or built-in routine name (default: lower-back)."
 RoutineArg = typer.Argument(None, help=ROUTINE_HELP, show_default=False)
 
@@ -51,12 +55,19 @@ def _speech_options(
     )
 
 
+def _finite(value: float | None) -> float | None:
+    """nan passes every range check: refused here, with the option's name (typer adds it)."""
+    if value is not None and not math.isfinite(value):
+        raise typer.BadParameter(f"{value} is not a number")
+    return value
+
+
 # Options shared by every command that speaks.
 EngineOpt = typer.Option("auto", "--engine", help="Speech engine: auto (Piper if it has a voice for the session, else pyttsx3), "
                          "pyttsx3, piper, or fake (a tone, for trying things out).")
 VoiceOpt = typer.Option(None, "--voice", help="Voice name as `coach voices` lists it.")
 RateOpt = typer.Option(None, "--rate", help="Speaking rate in words per minute.", min=50, max=500)
-VolumeOpt = typer.Option(None, "--volume", help="Voice volume, 0 to 1.", min=0.0, max=1.0)
+VolumeOpt = typer.Option(None, "--volume", help="Voice volume, 0 to 1.", min=0.0, max=1.0, callback=_finite)
 PhrasesOpt = typer.Option(None, "--phrases", help="A phrasebook YAML file with your own wording.")
 LanguageOpt = typer.Option(None, "--language", help="Built-in wording language (en, es).")
 CacheOpt = typer.Option(None, "--cache-dir", envvar="COACH_CACHE_DIR", help="Cache folder: speech clips and remembered mastering.")
@@ -70,8 +81,12 @@ def _prepare(routine, options, quiet: bool = False):  # type: ignore[no-untyped-
 
     with progress.bar("Preparing speech", None if not quiet else False) as update:
         session = prepare(routine, options, update)
-    for warning in session.warnings:
+    shown = session.warnings[:MAX_WARNINGS]
+    for warning in shown:
         typer.echo(f"warning: {warning}", err=True)
+    if len(session.warnings) > len(shown):
+        typer.echo(f"warning: ... and {len(session.warnings) - len(shown):,} more warnings like these "
+                   "(`coach script` shows every cue)", err=True)
     return session
 
 
@@ -90,11 +105,13 @@ def render(
     cover: Path | None = typer.Option(None, "--cover", help="Cover image (JPEG or PNG; default: one drawn from the routine)."),
     subtitles: str | None = typer.Option(
         None, "--subtitles", help="Also write the cue text beside the audio: vtt, srt, lrc (comma-separated)."),
-    loudness: float = typer.Option(defaults.TARGET_LUFS, "--loudness", help="Target integrated loudness in LUFS.", min=-40.0, max=-6.0),
+    loudness: float = typer.Option(defaults.TARGET_LUFS, "--loudness", help="Target integrated loudness in LUFS.", min=-40.0, max=-6.0,
+                                   callback=_finite),
     music: Path | None = typer.Option(None, "--music", help="Music under the session: an audio file, or a folder played in name order."),
     music_level: float = typer.Option(defaults.MUSIC_LEVEL_DB, "--music-level", min=-60.0, max=0.0,
-                                      help="Music loudness relative to the voice, in dB."),
-    duck: float = typer.Option(defaults.DUCK_DB, "--duck", help="How far the music dips under speech, in dB.", min=0.0, max=60.0),
+                                      help="Music loudness relative to the voice, in dB.", callback=_finite),
+    duck: float = typer.Option(defaults.DUCK_DB, "--duck", help="How far the music dips under speech, in dB.", min=0.0, max=60.0,
+                               callback=_finite),
     beeps: bool = typer.Option(False, "--beeps", help="Pips on the countdown and a tone on go."),
     marks: bool = typer.Option(False, "--marks", help="A soft tone where each work and rest starts."),
     engine: str = EngineOpt, voice: str | None = VoiceOpt, rate: int | None = RateOpt,
@@ -104,13 +121,14 @@ def render(
         None, "-j", "--jobs", min=1, max=64,
         help=f"Processes for speech and MP3 encoding (default: one per core, at most {defaults.MAX_WORKERS})."),
     quiet: bool = typer.Option(False, "-q", "--quiet", help="No progress or summary."),
+    force: bool = typer.Option(False, "--force", help="Render even when the file is up to date."),
 ) -> None:
     """Render a routine to one audio file (MP3 by default) with chapters, tags, cover and cue text."""
     from dataclasses import replace
 
     from coach import progress
-    from coach.output import encode
-    from coach.output.render import RenderOptions, check_render
+    from coach.output import encode, uptodate
+    from coach.output.render import RenderOptions, check_render, sidecar_paths
     from coach.output.render import render as render_file
     from coach.routine import loader
     from coach.routine.durations import format_clock
@@ -120,23 +138,66 @@ def render(
     fmt = format or (output.suffix.lstrip(".").lower() if output and output.suffix else defaults.FORMAT)
     out = output or Path(f"{stem}.{fmt}")
     encode.check_format(fmt)
+    jobs = _capped_jobs(jobs)
     options = RenderOptions(
         format=fmt, rate=sample_rate, bitrate=bitrate, chapters=chapters, cover=cover,
         subtitles=tuple(s.strip() for s in (subtitles or "").split(",") if s.strip()),
         loudness=loudness, music=music, music_level=music_level, duck=duck, beeps=beeps, marks=marks, jobs=jobs,
     )
     loaded = loader.load(routine)  # bad routines fail before any check of tools or output
-    check_render(out, options)  # a bad cover or music file fails before any speech work
-    speech = _speech_options(engine, voice, rate, volume, phrases, language, cache_dir, no_cache)
-    session = _prepare(loaded, replace(speech, jobs=jobs), quiet)
+    # a bad cover or music file, or an output over an input, fails before any speech work
+    check_render(out, options, _reads(routine, phrases))
+    speech = replace(_speech_options(engine, voice, rate, volume, phrases, language, cache_dir, no_cache), jobs=jobs)
+    key = uptodate.key(loaded, speech, options)  # None until every clip is in the cache
+    if not force and uptodate.current(out, key, sidecar_paths(out, options)):
+        if not quiet:
+            typer.echo(f"{out} is up to date", err=True)
+        return
+    session = _prepare(loaded, speech, quiet)
     with progress.bar("Rendering", None if not quiet else False) as update:
-        report = render_file(session, out, options, update)
+        report = render_file(session, out, options, update, stamp=key or uptodate.key(loaded, speech, options))
     if not quiet:
         typer.echo(f"wrote {out} ({format_clock(session.timeline.duration_ms)}, {len(session.cues)} cues, "
-                   f"{len(report.chapters)} chapters, {report.measured.integrated:.1f} LUFS, "
+                   f"{_count(len(report.chapters), 'chapter') if fmt != 'wav' else 'no chapters in WAV'}, "
+                   f"{report.measured.integrated:.1f} LUFS, "
                    f"{report.measured.true_peak:.1f} dBTP, voice: {session.speaker})", err=True)
         for path in report.sidecars:
             typer.echo(f"wrote {path}", err=True)
+
+
+WORKER_BYTES = 100_000_000  # what one speech worker process takes, about (engine, numpy, the clips)
+
+
+def _capped_jobs(jobs: int | None) -> int | None:
+    """--jobs, at most one per core and as many as the free memory holds, said when it is cut."""
+    if jobs is None:
+        return None
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    limit, why = cores, f"{_count(cores, 'core')}"
+    free = _available_memory()
+    if free is not None and free // WORKER_BYTES < limit:
+        limit, why = max(1, free // WORKER_BYTES), f"{free / 1e9:.1f} GB of free memory"
+    if jobs <= limit:
+        return jobs
+    typer.echo(f"coach: warning: --jobs {jobs}: using {limit} ({why} here)", err=True)
+    return limit
+
+
+def _available_memory() -> int | None:
+    try:
+        with open("/proc/meminfo", encoding="ascii") as info:
+            for line in info:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+def _reads(routine: str | None, phrases: Path | None) -> list[tuple[str, Path]]:
+    """The files a command reads besides its media: the routine (unless built in), the phrasebook."""
+    reads = [("the routine", Path(routine))] if routine is not None and Path(routine).exists() else []
+    return reads + ([("the phrasebook", phrases)] if phrases is not None else [])
 
 
 @app.command()
@@ -181,6 +242,10 @@ def check(routine: str | None = RoutineArg) -> None:
     total = compiler.total_ms(r)
     exercises = sum(len(b.exercises) for b in r.blocks)
     typer.echo(f"{r.source}: OK — {r.title}")
+    spoken = loader.voice_language(r.voice.name)
+    if spoken and spoken != r.language.replace("_", "-").split("-")[0].lower():
+        typer.echo(f"warning: `language: {r.language}` but `voice: {r.voice.name}` speaks `{spoken}`: "
+                   f"the {r.language} words would be read by a {spoken} voice", err=True)
     typer.echo(f"total {format_clock(total)}, {_count(len(r.blocks), 'block')}, {_count(exercises, 'exercise')}")
     for block in r.blocks:
         rounds = f" x{block.rounds}" if block.rounds > 1 else ""
@@ -276,6 +341,58 @@ def play(
 
 
 @app.command()
+def serve(
+    routines: list[str] | None = typer.Argument(None, help="Routine YAML files or built-in names (default: lower-back).",
+                                                show_default=False),
+    port: int = typer.Option(8765, "--port", help="Port to listen on; 0 picks a free one.", min=0, max=65535),
+    host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on (0.0.0.0: every network)."),
+    lan: bool = typer.Option(False, "--lan", help="Listen on the local network, for a phone (same as --host 0.0.0.0)."),
+    bitrate: str | None = typer.Option(None, "--bitrate", help="MP3 bitrate, e.g. 96k (default: 64k voice only, 128k with music)."),
+    cover: Path | None = typer.Option(None, "--cover", help="Cover image (JPEG or PNG; default: one drawn from the routine)."),
+    music: Path | None = typer.Option(None, "--music", help="Music under the session: an audio file, or a folder played in name order."),
+    music_level: float = typer.Option(defaults.MUSIC_LEVEL_DB, "--music-level", min=-60.0, max=0.0,
+                                      help="Music loudness relative to the voice, in dB."),
+    beeps: bool = typer.Option(False, "--beeps", help="Pips on the countdown and a tone on go."),
+    marks: bool = typer.Option(False, "--marks", help="A soft tone where each work and rest starts."),
+    engine: str = EngineOpt, voice: str | None = VoiceOpt, rate: int | None = RateOpt,
+    volume: float | None = VolumeOpt, phrases: Path | None = PhrasesOpt, language: str | None = LanguageOpt,
+    cache_dir: Path | None = CacheOpt, no_cache: bool = NoCacheOpt,
+) -> None:
+    """Host sessions for a phone's browser: the MP3 with a big display in step with it (docs/serve.md)."""
+    import tempfile
+
+    from coach import progress
+    from coach.output.render import RenderOptions, check
+    from coach.routine import loader
+    from coach.serve import app as web
+    from coach.serve import server, sessions
+
+    names: list[str | None] = list(routines) if routines else [None]
+    loaded = [loader.load(name) for name in names]  # every routine checked before any speech work or listening
+    options = RenderOptions(bitrate=bitrate, cover=cover, music=music, music_level=music_level, beeps=beeps, marks=marks)
+    check(options)
+    sock = server.listen("0.0.0.0" if lan else host, port)
+    speech = _speech_options(engine, voice, rate, volume, phrases, language, cache_dir, no_cache)
+    with sock, tempfile.TemporaryDirectory(prefix="coach-serve-") as folder:
+        served: list[sessions.Served] = []
+        for routine in loaded:
+            session = _prepare(routine, speech)
+            with progress.bar(f"Rendering {session.routine.title}") as update:
+                served.append(sessions.render_session(session, Path(folder), options, [s.slug for s in served], update))
+        key = web.new_key()
+        site = web.create(served, key)
+        url = server.address(sock, key)
+        where = "on this computer (--lan for a phone on the same Wi-Fi)" if server.is_loopback(sock) else "on your phone (same Wi-Fi)"
+        typer.echo(f"Serving {_count(len(served), 'session')}. Open {where}:\n  {url}")
+        if sys.stdout.isatty():
+            for line in server.qr_lines(url):
+                typer.echo(line)
+        typer.echo("Ctrl-C stops the server.")
+        sys.stdout.flush()
+        server.run(site, sock)
+
+
+@app.command()
 def devices() -> None:
     """List audio output devices for `coach play --device` and `coach say --device`."""
     from coach.live import sink as live
@@ -309,10 +426,14 @@ def cache(
 def main() -> None:
     """Run the command line; Ctrl-C propagates as KeyboardInterrupt, for coach.entry to report."""
     warnings.showwarning = _show_warning
+    _plain_streams()
     try:
         app()
     except CoachError as exc:
         typer.echo(f"coach: error: {exc}", err=True)
+        sys.exit(1)
+    except BrokenPipeError:  # the reader went away (`coach script | head -1`): nothing more to say
+        _plain_streams(closed=True)
         sys.exit(1)
     except OSError as exc:  # the system refused something no CoachError anticipated: still one line
         where = f": {exc.filename}" if exc.filename else ""
@@ -322,6 +443,33 @@ def main() -> None:
         if _interrupted(exc):
             raise KeyboardInterrupt from None
         raise
+
+
+class _Closed(io.TextIOBase):
+    """Standard output when it was closed (`>&-`): writing to it is one clear error."""
+
+    def write(self, text: str) -> int:
+        raise CoachError("standard output is closed", "run the command with its output going somewhere")
+
+    def isatty(self) -> bool:
+        return False
+
+
+def _plain_streams(closed: bool = False) -> None:
+    """Text that the terminal's encoding cannot show (PYTHONIOENCODING=ascii, a C locale) is
+    escaped, not a crash; a closed stream is not a traceback; after a broken pipe, nothing more
+    is written to it (not even at exit)."""
+    if closed:  # what is still buffered goes nowhere, instead of failing again at exit
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    if sys.stdout is None:
+        sys.stdout = _Closed()
+    if sys.stderr is None:
+        sys.stderr = open(os.devnull, "w")  # noqa: SIM115
+    if sys.stdin is None:
+        sys.stdin = open(os.devnull)  # noqa: SIM115
+    for stream in (sys.stdout, sys.stderr):
+        if isinstance(stream, io.TextIOWrapper):
+            stream.reconfigure(errors="backslashreplace")
 
 
 def _interrupted(exc: SystemExit) -> bool:

@@ -1,4 +1,6 @@
-"""Where `coach` and `python -m coach` start: Ctrl-C at any moment ends in one line and exit 130.
+"""Where `coach` and `python -m coach` start: Ctrl-C at any moment ends in one line and exit 130;
+SIGTERM and SIGHUP (a service manager, a closed terminal) are the same interruption, with exit
+128 + the signal's number, every temporary file removed on the way out.
 
 Kept tiny, importing nothing that is not loaded already, so that it is running within a
 millisecond of the interpreter's own start-up and before typer, rich and the rest load: a Ctrl-C
@@ -11,13 +13,18 @@ import _signal
 import _thread
 import sys
 
-_interrupted: list[int] = []  # SIGINTs received: what makes any error that follows an interruption
+_interrupted: list[int] = []  # signals received: what makes any error that follows an interruption
+# Stopping signals other than Ctrl-C's, handled like it (where the system has them).
+STOPS = tuple(getattr(_signal, name) for name in ("SIGTERM", "SIGHUP") if hasattr(_signal, name))
 
 
 def main() -> None:
     sys.unraisablehook = _unraisable
     if _signal.getsignal(_signal.SIGINT) is _signal.default_int_handler:  # not if ignored (a background job)
         _signal.signal(_signal.SIGINT, _on_ctrl_c)
+    for signum in STOPS:
+        if _signal.getsignal(signum) == _signal.SIG_DFL:  # not if ignored (nohup)
+            _signal.signal(signum, _on_ctrl_c)
     try:
         from coach.cli import main as run  # most of start-up is this import
 
@@ -26,16 +33,21 @@ def main() -> None:
         if not _ctrl_c(exc):
             raise
         _exiting()
-        sys.stderr.write("coach: interrupted\n")
-        sys.exit(130)
+        signum = _interrupted[0] if _interrupted else _signal.SIGINT
+        sys.stderr.write("coach: interrupted\n" if signum == _signal.SIGINT else f"coach: stopped by {_name(signum)}\n")
+        sys.exit(128 + signum)
     finally:
         _exiting()
 
 
 def _on_ctrl_c(signum: int, frame: object) -> None:
-    """Python's own handler, remembering that it ran."""
+    """Python's own handler, remembering that it ran (and for which signal)."""
     _interrupted.append(signum)
     raise KeyboardInterrupt
+
+
+def _name(signum: int) -> str:
+    return {getattr(_signal, "SIGTERM", -1): "SIGTERM", getattr(_signal, "SIGHUP", -1): "SIGHUP"}.get(signum, f"signal {signum}")
 
 
 def _ctrl_c(exc: BaseException) -> bool:
@@ -69,7 +81,8 @@ def _exiting() -> None:
     (in clean-up code, or at interpreter shutdown) or a death by SIGINT."""
     import signal
 
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    for signum in (signal.SIGINT, *STOPS):
+        signal.signal(signum, signal.SIG_IGN)
     # CPython 3.11 marks any KeyboardInterrupt that leaves code run by exec() of a string (as
     # dataclasses and namedtuple build methods) as unhandled, even when it is caught later; a
     # `python -m` run then ends by killing itself with SIGINT instead of with its exit status.

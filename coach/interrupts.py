@@ -1,12 +1,17 @@
 """Ctrl-C held back while workers (threads, processes) start: one job, shared by the speech
-workers and the MP3 encoders."""
+workers and the MP3 encoders. SIGTERM and SIGHUP, which coach.entry treats as Ctrl-C, are held
+the same way."""
 
 from __future__ import annotations
 
 import contextlib
 import signal
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
+
+# Ctrl-C, and the signals that stop coach the same way (see coach.entry).
+SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name))
 
 
 @contextlib.contextmanager
@@ -18,25 +23,36 @@ def ctrl_c_held(block: bool = True) -> Iterator[None]:
     a blocked main thread does not stop another thread (numpy's, say) from taking the signal for
     Python. Without `block` (no process starts), a second Ctrl-C is not held."""
     main = threading.current_thread() is threading.main_thread()
-    if main and signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
-        yield  # ignored (a background job): nothing to hold
+    signals = [n for n in SIGNALS if not main or signal.getsignal(n) not in (signal.SIG_IGN, signal.SIG_DFL, None)]
+    if main and signal.SIGINT not in signals:
+        yield  # Ctrl-C ignored (a background job): nothing to hold
         return
     held: list[int] = []
+    handlers: dict[int, Any] = {}
 
     def hold(signum: int, frame: object) -> None:
         if held:
-            raise KeyboardInterrupt  # a second Ctrl-C (when the signal is not blocked): now
+            _stop(handlers.get(signum), signum)  # a second one (when the signal is not blocked): now
         held.append(signum)
 
-    handler = signal.signal(signal.SIGINT, hold) if main else None
-    previous = (signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    if main:
+        handlers = {n: signal.signal(n, hold) for n in signals}
+    previous = (signal.pthread_sigmask(signal.SIG_BLOCK, set(signals))
                 if block and hasattr(signal, "pthread_sigmask") else None)
     try:
         yield
     finally:
         if previous is not None:
-            signal.pthread_sigmask(signal.SIG_SETMASK, previous)  # a Ctrl-C pending on this thread comes now
-        if main:
-            signal.signal(signal.SIGINT, handler)
+            signal.pthread_sigmask(signal.SIG_SETMASK, previous)  # a signal pending on this thread comes now
+        for n, handler in handlers.items():
+            signal.signal(n, handler)
         if held:
-            raise KeyboardInterrupt
+            _stop(handlers.get(held[0]), held[0])
+
+
+def _stop(handler: Callable[[int, object], Any] | int | None, signum: int) -> None:
+    """What the signal would have done: its handler (coach.entry's remembers which it was), or a
+    KeyboardInterrupt."""
+    if callable(handler):
+        handler(signum, None)
+    raise KeyboardInterrupt

@@ -92,14 +92,15 @@ def voice_for(routine: Routine, book: Phrasebook, options: SpeechOptions) -> Voi
 
     Name: `--voice`; the routine's `voice:` name, while the session is in the routine's own
     language (a voice picked for English should not read Spanish words); the phrasebook's voice
-    for the language; the language itself. Rate and volume: the flags, then the routine's.
+    for the language; the language itself. Rate and volume: the flags, then the routine's; the
+    phrasebook's rate (about 160 words a minute) when neither says.
     """
     name = options.voice.name
     if name is None and _same_language(routine.language, book.language):
         name = routine.voice.name
     if name is None:
         name = book.voice or book.language or None
-    settings = routine.voice.merged(options.voice)
+    settings = Voice(rate=book.rate).merged(routine.voice).merged(options.voice)
     return Voice(name, settings.rate, settings.volume)
 
 

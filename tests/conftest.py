@@ -15,6 +15,18 @@ from coach.speech.fake import FakeEngine
 DATA = Path(__file__).parent / "data"
 
 
+# The fast tier (`pytest -m "not slow"`): the pure core's folders, without the real engine or
+# encoder. Everything else (renders, the CLI, live play, faults, fuzzing) is marked slow here.
+FAST_FOLDERS = frozenset({"routine", "plan", "audio", "speech"})
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        outside = item.path.parent.name not in FAST_FOLDERS
+        if outside or item.get_closest_marker("ffmpeg") or item.get_closest_marker("tts"):
+            item.add_marker(pytest.mark.slow)
+
+
 @pytest.fixture(autouse=True)
 def _isolated_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
     folder = tmp_path_factory.mktemp("audio_cache")

@@ -170,9 +170,10 @@ def test_read_only_output_folder(routine: Path, tmp_path: Path) -> None:
 
 # ---- disk full --------------------------------------------------------------------------------
 
-def test_disk_full(routine: Path, tmp_path: Path) -> None:
-    with tmpfs(tmp_path / "small", "200k") as folder:
-        out = folder / "session.mp3"
+@pytest.mark.parametrize("fmt", ["mp3", "m4a", "ogg", "wav"])
+def test_disk_full(routine: Path, tmp_path: Path, fmt: str) -> None:
+    with tmpfs(tmp_path / "small", "64k" if fmt == "ogg" else "200k") as folder:  # Ogg is small
+        out = folder / f"session.{fmt}"
         out.write_bytes(PREVIOUS)
         free_before = os.statvfs(folder).f_bfree
         result = coach("render", str(routine), "-o", str(out), "--engine", "fake")
@@ -181,14 +182,15 @@ def test_disk_full(routine: Path, tmp_path: Path) -> None:
         assert os.statvfs(folder).f_bfree == free_before  # the partial file is gone, its space freed
 
 
-def test_disk_full_while_tagging(routine: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize("fmt", ["mp3", "m4a", "ogg"])
+def test_disk_full_while_tagging(routine: Path, tmp_path: Path, fmt: str) -> None:
     """Room for the encoded audio but not for the tags added after it (chapters, cover, cue text)."""
-    whole = tmp_path / "whole.mp3"
+    whole = tmp_path / f"whole.{fmt}"
     assert coach("render", str(routine), "-o", str(whole), "--engine", "fake", "-q").returncode == 0
     size = whole.stat().st_size
     for short_by_kib in (8, 16, 24):  # the tags take tens of KiB: one of these runs out while tagging
         with tmpfs(tmp_path / f"small-{short_by_kib}", f"{(size // 1024 - short_by_kib) // 4 * 4}k") as folder:
-            out = folder / "session.mp3"
+            out = folder / f"session.{fmt}"
             out.write_bytes(PREVIOUS[:1000])
             result = coach("render", str(routine), "-o", str(out), "--engine", "fake", "-q")
             assert_one_line_error(result, "disk is full")

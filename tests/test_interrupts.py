@@ -44,3 +44,24 @@ def test_an_ignored_ctrl_c_stays_ignored() -> None:
             _ctrl_c()
     finally:
         signal.signal(signal.SIGINT, previous)
+
+
+def test_sigterm_is_held_like_ctrl_c_and_its_handler_told_which_signal() -> None:
+    seen: list[int] = []
+
+    def stop(signum: int, frame: object) -> None:
+        seen.append(signum)
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        steps: list[int] = []
+        with pytest.raises(KeyboardInterrupt):
+            with ctrl_c_held():
+                os.kill(os.getpid(), signal.SIGTERM)
+                time.sleep(0.02)
+                steps.append(1)
+        assert steps == [1]
+        assert seen == [signal.SIGTERM]
+    finally:
+        signal.signal(signal.SIGTERM, previous)

@@ -118,12 +118,12 @@ def test_render_is_atomic_when_encoding_fails(write_routine, tmp_path: Path, fak
     from coach.output import encode
 
     out = tmp_path / "keep.mp3"
-    out.write_bytes(b"previous session")
+    out.write_bytes(b"ID3 previous session")
     session = prepare(loader.load(write_routine(SHORT)), fake_options)
     monkeypatch.setitem(encode.FORMATS, "mp3", ["-c:a", "no-such-codec"])
     with pytest.raises(EncoderError):
         render(session, out, RenderOptions())
-    assert out.read_bytes() == b"previous session"
+    assert out.read_bytes() == b"ID3 previous session"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["keep.mp3", "routine.yaml"]
 
 

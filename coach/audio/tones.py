@@ -1,8 +1,10 @@
 """Generated sounds: countdown pips, a go tone, and soft marks where work and rest start.
 
 No sample files: each sound is a few sine notes with short raised-cosine edges (no clicks).
-`placements` reads the timeline, so the pips sit exactly on the countdown seconds whether or
-not the spoken countdown is on. Levels are loudness relative to the voice, in LU.
+`placements` reads the timeline and counts as the compiler does: each pip ends just before its
+spoken number would start, and the go tone ends before "Go!" does, so no tone covers speech
+(with the spoken countdown off the pips keep the same rhythm). Levels are loudness relative to
+the voice, in LU.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from coach.plan.compiler import COUNTDOWN_FROM
+from coach.plan.compiler import countdown_from
 from coach.plan.timeline import Timeline
 
 EDGE_MS = 6
@@ -25,11 +27,12 @@ class Sound:
 
 SOUNDS: dict[str, Sound] = {
     "count": Sound(((880.0, 110),), -6.0),
-    "go": Sound(((1320.0, 380),), -4.0),
+    "go": Sound(((1320.0, 300),), -4.0),  # ends before "Go!", after a spoken "1" of up to 650 ms
     "work": Sound(((523.25, 140), (784.0, 220)), -14.0),  # soft rising fifth
     "rest": Sound(((784.0, 140), (523.25, 260)), -14.0),  # soft falling fifth
 }
 PREPARATION = ("lead_in", "rest", "round_rest", "switch")
+LEAD_MS = 50  # silence between a tone's end and the word it announces
 
 
 @dataclass(frozen=True)
@@ -39,7 +42,7 @@ class Tone:
 
 
 def placements(timeline: Timeline, beeps: bool = True, marks: bool = False) -> tuple[Tone, ...]:
-    """Pips on the countdown seconds and a go tone at each work start (`beeps`); a soft tone at
+    """Pips before the countdown's numbers and a go tone ending as work starts (`beeps`); a soft tone at
     each work and rest start (`marks`; the go tone stands in for the work mark when both are on)."""
     out: list[Tone] = []
     segments = timeline.segments
@@ -48,15 +51,22 @@ def placements(timeline: Timeline, beeps: bool = True, marks: bool = False) -> t
             before = segments[i - 1] if i else None
             if beeps:
                 # As the compiler counts down: only inside the preparation time before the work.
-                earliest = before.start_ms if before is not None and before.kind in PREPARATION else seg.start_ms
-                out += [Tone(seg.start_ms - n * 1000, "count") for n in range(COUNTDOWN_FROM, 0, -1)
-                        if seg.start_ms - n * 1000 >= earliest]
-                out.append(Tone(seg.start_ms, "go"))
+                if before is not None and before.kind in PREPARATION:
+                    counts = countdown_from(before.start_ms, seg.start_ms, before.kind)
+                else:
+                    counts = 0
+                out += [Tone(seg.start_ms - n * 1000 - _length("count") - LEAD_MS, "count")
+                        for n in range(counts, 0, -1)]
+                out.append(Tone(max(0, seg.start_ms - _length("go") - LEAD_MS), "go"))
             elif marks:
                 out.append(Tone(seg.start_ms, "work"))
         elif seg.kind in ("rest", "round_rest") and marks:
             out.append(Tone(seg.start_ms, "rest"))
     return tuple(sorted(out, key=lambda t: t.start_ms))
+
+
+def _length(name: str) -> int:
+    return sum(ms for _, ms in SOUNDS[name].notes)
 
 
 def synthesize(name: str, rate: int) -> np.ndarray:

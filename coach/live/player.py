@@ -20,7 +20,10 @@ from coach.routine.model import Routine
 from coach.session import Session
 
 BACK_AGAIN_MS = 3000  # `back` this soon after an exercise's start goes to the one before
-ANNOUNCEMENTS = ("block", "round", "next")  # cues that introduce the exercise after them
+# Cues that introduce the exercise after them: a block or round, then the exercise itself
+# (in full, compact when the rest is short, "again" in later rounds, or as the last one).
+EXERCISE_ANNOUNCEMENTS = ("next", "next_short", "again", "last_exercise")
+ANNOUNCEMENTS = ("block", "round", "final_round", *EXERCISE_ANNOUNCEMENTS)
 EXERCISE_PARTS = ("work", "switch")
 
 

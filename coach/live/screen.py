@@ -15,7 +15,7 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import IO
+from typing import IO, Any
 
 from rich.align import Align
 from rich.console import Console, Group, RenderableType
@@ -209,6 +209,36 @@ def _exit_on_hangup() -> Iterator[None]:
             signal.signal(getattr(signal, name), handler)
 
 
+class _Log:
+    """The display without a terminal (piped, under a service manager): one line per segment
+    as it begins, so that a log shows where the session is."""
+
+    def __init__(self, console: Console) -> None:
+        self.console = console
+        self.last: tuple[object, ...] | None = None
+
+    def update(self, status: Status, refresh: bool = True) -> None:
+        where = (status.kind, status.exercise, status.side, status.round, status.block)
+        if status.finished or status.paused or where == self.last:
+            return
+        self.last = where
+        self.console.print(log_line(status), markup=False, highlight=False, soft_wrap=True)
+        self.console.file.flush()
+
+
+def log_line(status: Status) -> str:
+    """`3:20 work: Plank, left (round 2 of 3)`: the segment that begins at the position."""
+    what = LABELS.get(status.kind, (status.kind,))[0].lower()
+    during = status.exercise if status.kind in ("work", "switch") else None
+    if during and status.side:
+        during += f", {status.side}"
+    if during and status.rounds and status.rounds > 1:
+        during += f" (round {status.round} of {status.rounds})"
+    upcoming = status.exercise or status.next_exercise
+    coming = f" (next: {upcoming})" if status.kind not in ("work", "switch", "outro") and upcoming else ""
+    return f"{format_clock(status.position_ms)} {what}" + (f": {during}" if during else "") + coming
+
+
 @dataclass(frozen=True)
 class Outcome:
     reason: str  # "end", "quit" or "interrupted"
@@ -236,10 +266,11 @@ def run(session: Session, sink: Sink, start_ms: int = 0, keys: IO[str] | None = 
     title = session.timeline.title
     reason = "end"
     shown = None
+    log = None if console.is_terminal else _Log(console)
+    display: contextlib.AbstractContextManager[Any] = contextlib.nullcontext(log) if log is not None else Live(
+        view(player.status(), title), console=console, auto_refresh=False, transient=False)
     try:
-        with _exit_on_hangup(), Keys(keys) as pressed, Live(
-            view(player.status(), title), console=console, auto_refresh=False, transient=False
-        ) as live:
+        with _exit_on_hangup(), Keys(keys) as pressed, display as live:
             sink.start(player.pull)
             try:
                 while not sink.done.is_set():
@@ -254,13 +285,14 @@ def run(session: Session, sink: Sink, start_ms: int = 0, keys: IO[str] | None = 
                     seen = (status.position_ms // 1000, status.left_ms // 1000, status.paused, status.kind,
                             status.last_cue)
                     if seen != shown:
-                        live.update(view(status, title), refresh=True)
+                        live.update(status if log is not None else view(status, title), refresh=True)
                         shown = seen
                 sink.check()
             except KeyboardInterrupt:
                 reason = "interrupted"
             sink.close()  # silence first, then the last frame of the display
-            live.update(view(player.status(), title), refresh=True)
+            if log is None:
+                live.update(view(player.status(), title), refresh=True)
     finally:
         sink.close()
         mixdown.close()

@@ -7,11 +7,13 @@ needs no system fonts. Same routine, same bytes.
 from __future__ import annotations
 
 import io
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from coach.errors import MediaError
+from coach.files import TooLarge, read_bounded
 from coach.routine.durations import format_clock
 from coach.routine.model import Routine
 
@@ -23,6 +25,8 @@ ACCENT = (255, 176, 59)
 TEXT = (245, 245, 240)
 MUTED = (160, 178, 196)
 MIME = {"JPEG": "image/jpeg", "PNG": "image/png"}
+MAX_BYTES = 10_000_000  # players embed the cover in every copy of the file: a photo fits in far less
+MAX_PIXELS = 4000 * 4000
 
 if TYPE_CHECKING:
     from PIL import ImageDraw, ImageFont
@@ -39,18 +43,26 @@ def from_file(path: Path) -> Cover:
     from PIL import Image, UnidentifiedImageError
 
     try:
-        data = path.read_bytes()
+        data = read_bounded(path, MAX_BYTES)
+    except TooLarge:
+        raise MediaError(f"cover image {path} is over {MAX_BYTES // 1_000_000} MB", "use a smaller JPEG or PNG file") from None
     except OSError as exc:
         raise MediaError(f"cannot read cover image {path}: {exc.strerror or exc}") from None
     try:
-        with Image.open(io.BytesIO(data)) as image:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            image = Image.open(io.BytesIO(data))
+        with image:
+            if image.width * image.height > MAX_PIXELS:
+                raise MediaError(f"cover image {path} is {image.width} x {image.height} pixels, too large to embed",
+                                 "use one of at most 4000 x 4000 pixels")
             image.load()
             if image.format in MIME:
                 return Cover(data, MIME[image.format])
             buffer = io.BytesIO()
             image.convert("RGBA" if "A" in image.getbands() else "RGB").save(buffer, "PNG")
             return Cover(buffer.getvalue(), "image/png")
-    except (UnidentifiedImageError, OSError, ValueError):
+    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise MediaError(f"cover {path} is not an image Pillow can read", "use a JPEG or PNG file") from None
 
 
@@ -90,7 +102,7 @@ def generated(routine: Routine, duration_ms: int) -> Cover:
         if y > SIZE - MARGIN - 120:
             break
     footer = font(40)
-    draw.text((MARGIN, SIZE - MARGIN - 40), routine.coach or "coach", font=footer, fill=TEXT)
+    draw.text((MARGIN, SIZE - MARGIN - 40), _fit(draw, routine.coach or "coach", footer, width), font=footer, fill=TEXT)
     buffer = io.BytesIO()
     image.save(buffer, "JPEG", quality=90, optimize=True)
     return Cover(buffer.getvalue(), "image/jpeg")
@@ -107,7 +119,8 @@ def _wrap(draw: ImageDraw.ImageDraw, text: str, font: object, width: int) -> lis
 
 
 def _fit(draw: ImageDraw.ImageDraw, text: str, font: object, width: int) -> str:
-    """`text`, cut with an ellipsis if it is wider than `width`."""
+    """`text` on one line (a name may hold line breaks), cut with an ellipsis if it is wider than `width`."""
+    text = " ".join(text.split())
     if draw.textlength(text, font=font) <= width:  # type: ignore[arg-type]
         return text
     while text and draw.textlength(text + "\u2026", font=font) > width:  # type: ignore[arg-type]

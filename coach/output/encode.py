@@ -12,19 +12,19 @@ once, one thread per core, joined behind the Info frame of one frame ffmpeg enco
 from __future__ import annotations
 
 import contextlib
-import os
 import re
 import subprocess
 import tempfile
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
 
 from coach.errors import CoachError, EncoderError, OutputError
+from coach.files import atomic_write, scratch_error, write_error
 from coach.interrupts import ctrl_c_held
 from coach.output import mp3splice
 from coach.progress import Frames
@@ -50,16 +50,30 @@ class EncodeOptions:
     metadata: str | None = None  # an ffmetadata file's text: tags and chapters (replaces `tags`)
 
 
-def check_output(out: Path) -> None:
-    """Fail before any audio work if the output cannot be written."""
-    folder = out.parent if str(out.parent) else Path(".")
-    if not folder.is_dir():
-        what = "is a file, not a folder" if folder.exists() else "does not exist"
-        raise OutputError(f"cannot write {out}: {folder} {what}")
-    if out.is_dir():
-        raise OutputError(f"cannot write {out}: it is a folder")
-    if not os.access(folder, os.W_OK):
-        raise OutputError(f"cannot write {out}: folder {folder} is not writable")
+MP3_RATES = (8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000)
+
+
+def check_settings(options: EncodeOptions) -> None:
+    """Fail before any audio work if the encoder cannot take these settings: an MP3 rate LAME
+    would change silently, or a rate and bitrate the Vorbis or AAC encoder refuses (it is asked,
+    with a tenth of a second of silence)."""
+    if options.format == "mp3" and options.rate not in MP3_RATES:
+        raise EncoderError(f"MP3 has no sample rate of {options.rate} Hz",
+                           f"use one of {', '.join(str(r) for r in MP3_RATES)}")
+    if options.format not in ("ogg", "m4a"):
+        return
+    silence = bytes(2 * options.channels * (options.rate // 10))
+    with tempfile.TemporaryDirectory(prefix="coach-probe-") as scratch:
+        cmd = _command(ffmpeg_path(), replace(options, metadata=None, tags={}), Path(scratch) / f"probe.{options.format}",
+                       Path(scratch))
+        try:
+            done = subprocess.run(cmd, input=silence, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=60)
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            raise EncoderError(f"cannot start the encoder {cmd[0]}: {exc}") from None
+    if done.returncode != 0:
+        raise EncoderError(f"{options.format} cannot be encoded at {options.rate} Hz and {options.bitrate}"
+                           f" ({'stereo' if options.channels == 2 else 'mono'})",
+                           "try 44100 or 48000 Hz, or another --bitrate")
 
 
 class Source(Protocol):
@@ -80,22 +94,14 @@ def check_format(fmt: str) -> None:
 
 
 @contextlib.contextmanager
-def staged(out: Path, suffix: str = ".part") -> Iterator[Path]:
-    """A temporary file beside `out` to write into; renamed over `out` (keeping its permissions)
-    when the block ends, removed if it fails: nothing half-written is ever at `out`."""
+def staged(out: Path, suffix: str = "") -> Iterator[Path]:
+    """A temporary file beside `out` to write into (files.atomic_write): renamed over `out` when
+    the block ends, removed if it fails; a failed write is the one-line error about `out`."""
     try:
-        fd, tmp_name = tempfile.mkstemp(prefix=f".{out.name}.", suffix=suffix, dir=out.parent or ".")
+        with atomic_write(out, suffix=suffix) as tmp:
+            yield tmp
     except OSError as exc:  # a folder that takes no new files (/proc, a full disk): about `out`, not the temporary
-        raise written(exc, out) from None
-    os.close(fd)
-    tmp = Path(tmp_name)
-    try:
-        yield tmp
-        os.chmod(tmp, _mode_for(out))
-        os.replace(tmp, out)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+        raise write_error(exc, out) from None
 
 
 def write(
@@ -225,6 +231,8 @@ def _encode_parts(encoder: str, audio: Source, boundaries: list[int], tmp: Path,
     def encode(start: int, end: int, target: Path) -> None:
         try:
             _lame_part(lame(), _chunks(audio, start, end, options.rate), target, options.channels, counted, stop)
+        except OSError as exc:  # the parts are in TMPDIR, which may be full when the output's disk is not
+            errors.append(scratch_error(exc, scratch))
         except BaseException as exc:  # noqa: BLE001 (reported by the main thread)
             errors.append(exc)
 
@@ -251,7 +259,7 @@ def _encode_parts(encoder: str, audio: Source, boundaries: list[int], tmp: Path,
     try:
         mp3splice.join(tmp, targets, [0, *boundaries], audio.frames)
     except OSError as exc:
-        raise written(exc, out) from None
+        raise write_error(exc, out) from None
 
 
 def mp3_encoder() -> str:
@@ -313,27 +321,8 @@ def writing(out: Path) -> Iterator[None]:
     except (OSError, MutagenError) as exc:
         cause = exc if isinstance(exc, OSError) else exc.__cause__ or exc.__context__
         if isinstance(cause, OSError):
-            raise written(cause, out) from None
+            raise write_error(cause, out) from None
         raise
-
-
-def written(exc: OSError, out: Path) -> OutputError:
-    """A failed write to the temporary file, told about `out`."""
-    import errno
-
-    if exc.errno == errno.ENOSPC:
-        return OutputError(f"cannot write {out}: the disk is full", "free some space and try again; the previous file is untouched")
-    return OutputError(f"cannot write {out}: {exc.strerror or exc}")
-
-
-def _mode_for(out: Path) -> int:
-    """Keep an existing file's permissions; a new file gets the usual 0666 less the umask."""
-    try:
-        return out.stat().st_mode & 0o7777
-    except OSError:
-        umask = os.umask(0)
-        os.umask(umask)
-        return 0o666 & ~umask
 
 
 def _failure(stderr: str, out: Path) -> Exception:

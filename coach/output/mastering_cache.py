@@ -14,9 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import os
 import re
-import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -25,6 +23,8 @@ from coach.audio.mastering import Mastering
 from coach.audio.meter import Loudness
 from coach.audio.mixdown import MixSettings
 from coach.audio.tones import Tone
+from coach.errors import OutputError
+from coach.files import write_text
 from coach.plan.scheduler import Cue
 from coach.speech.cache import TEMPORARY, files, size
 from coach.speech.clip import Clip
@@ -105,18 +105,11 @@ class MasteringCache:
         data = asdict(remembered.mastering)
         measured = asdict(remembered.measured) if remembered.measured is not None else None
         data.update(sent=remembered.sent, shift=remembered.shift, measured=measured)
-        tmp = None
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(prefix=".", suffix=".part", dir=self.path.parent)
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                json.dump(data, handle)
-            os.replace(tmp, self.path)
-        except BaseException as exc:  # Ctrl-C mid-write too: no half entry left behind
-            if tmp:
-                Path(tmp).unlink(missing_ok=True)
-            if not isinstance(exc, OSError):
-                raise
+            write_text(self.path, json.dumps(data))
+        except (OSError, OutputError):
+            pass
 
 
 def stats(cache_folder: Path) -> tuple[int, int]:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import datetime
 import math
-import os
 import re
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
@@ -20,16 +19,16 @@ from pathlib import Path
 
 import numpy as np
 
-from coach import defaults
+from coach import defaults, files
 from coach.audio import decoded, ebur128, music, tones, voice_level
 from coach.audio import mastering as master_to
 from coach.audio.mastering import Mastering, trimmed
 from coach.audio.meter import Loudness, Meter
 from coach.audio.mixdown import FULL_SCALE, Mixdown, MixSettings
-from coach.errors import CoachError, OutputError
+from coach.errors import CoachError
 from coach.output import chapters as chapter_list
 from coach.output import cover as covers
-from coach.output import encode, subtitles, tags
+from coach.output import encode, subtitles, tags, uptodate
 from coach.output.mastering_cache import MasteringCache, Remembered
 from coach.output.mastering_cache import key as mastering_key
 from coach.progress import Frames, Update
@@ -39,6 +38,7 @@ from coach.tools import ffmpeg_path, workers
 CHAPTER_MODES = (*chapter_list.MODES, "none")
 BITRATES = {1: "64k", 2: "128k"}
 PEAK_TOLERANCE_DB = 0.05  # the meter prints one decimal
+MAX_MAKEUP_DB = 6.0  # gain a lowered ceiling may ask for: more is a measurement gone wrong
 LOUDNESS_TOLERANCE_LU = 0.4  # a second encode when the encoder's shift differs from the excerpt's by more
 CODEC_SHIFT_MIN_LU = 0.05
 EXCERPT_MS = 60_000
@@ -94,6 +94,8 @@ def check(options: RenderOptions) -> Inputs:
         raise CoachError(f"unknown subtitle format `{unknown[0]}`", f"formats: {', '.join(subtitles.FORMATS)}")
     if options.bitrate is not None:
         check_bitrate(options.bitrate, options.format, options.rate)
+    channels = 2 if options.music is not None else 1
+    encode.check_settings(encode.EncodeOptions(options.format, options.rate, channels, options.bitrate or BITRATES[channels]))
     cover = covers.from_file(options.cover) if options.cover is not None else None
     tracks = tuple(music.playlist(options.music)) if options.music is not None else ()
     return Inputs(cover, tracks)
@@ -119,12 +121,14 @@ def check_bitrate(bitrate: str, fmt: str, rate: int) -> None:
         raise CoachError(f"bitrate `{bitrate}` is not a bitrate", "write kilobits per second, from 16k to 512k, e.g. 96k")
 
 
-def check_render(out: Path, options: RenderOptions) -> Inputs:
-    """`check`, and that the audio file and its sidecars can be written."""
-    encode.check_output(out)
-    for path in sidecar_paths(out, options):
-        encode.check_output(path)
-    return check(options)
+def check_render(out: Path, options: RenderOptions, reads: Iterable[tuple[str, Path]] = ()) -> Inputs:
+    """`check`, and that the audio file and its sidecars can be written over none of the inputs."""
+    inputs = check(options)  # first: a bad subtitle format is no file name
+    reads = [*reads, *(("the music", track) for track in inputs.music)]
+    if options.cover is not None:
+        reads.append(("the cover image", options.cover))
+    files.check_outputs([out, *sidecar_paths(out, options)], reads)
+    return inputs
 
 
 def sidecar_paths(out: Path, options: RenderOptions) -> list[Path]:
@@ -156,10 +160,13 @@ def build_mixdown(session: Session, options: RenderOptions, tracks: tuple[Path, 
     return Mixdown(session.cues, session.used_clips(), session.timeline.duration_ms, options.rate, music=bed, tones=sounds)
 
 
-def render(session: Session, out: Path, options: RenderOptions, progress: Update | None = None) -> RenderReport:
+def render(
+    session: Session, out: Path, options: RenderOptions, progress: Update | None = None, stamp: str | None = None
+) -> RenderReport:
     """The steps in order: check, mix, master (or remember), then into a temporary beside `out`:
     encode, tag, measure as decoded, and encode once more if the encoder moved the loudness or
-    a peak; rename into place; write the sidecars."""
+    a peak; rename into place; write the sidecars. `stamp`: the key that says the file is up to
+    date (see uptodate), stored in its tag."""
     inputs = check_render(out, options)
     info = track_info(session, options, inputs.cover)
     mix = build_mixdown(session, options, inputs.music)
@@ -173,11 +180,13 @@ def render(session: Session, out: Path, options: RenderOptions, progress: Update
         else:
             mastered, mastering, shift = _master(mix, options, frames)
             sent = math.nan
-        with encode.staged(out, f".part.{options.format}") as tmp:
+        with encode.staged(out, f".{options.format}") as tmp:
             for attempt in (1, 2):
                 sent = _encode(mastered, tmp, out, options, info, frames, sent)
                 with encode.writing(out):
                     tags.write(tmp, options.format, info)
+                    if stamp is not None and options.format in uptodate.FORMATS:
+                        uptodate.stamp(tmp, stamp)
                 if known is not None and known.measured is not None:
                     # Same mastering key, same settings: the same samples this measurement was made of.
                     measured = known.measured
@@ -195,7 +204,7 @@ def render(session: Session, out: Path, options: RenderOptions, progress: Update
         mix.close()
     sidecars = []
     for fmt, path in zip(options.subtitles, sidecar_paths(out, options)):
-        _write_text(path, subtitles.FORMATS[fmt](session.cues, info.sheet))
+        files.write_text(path, subtitles.FORMATS[fmt](session.cues, info.sheet))
         sidecars.append(path)
     return RenderReport(out, session.timeline.duration_ms, mix.channels, info.chapters, measured,
                         replace(mastering, settings=mastered.settings), tuple(sidecars))
@@ -297,17 +306,11 @@ def _corrected(settings: MixSettings, measured: Loudness, sent: float, shift: fl
     if excess <= PEAK_TOLERANCE_DB and abs(error) <= LOUDNESS_TOLERANCE_LU:
         return None
     corrected = trimmed(settings, -error / slope)
-    if corrected.ceiling_db is not None:
-        corrected = replace(corrected, ceiling_db=corrected.ceiling_db - max(0.0, excess + 0.3))
+    lowered = max(0.0, excess + 0.3) if corrected.ceiling_db is not None else 0.0
+    if lowered and corrected.ceiling_db is not None:
+        # A ceiling `lowered` dB lower is that much less level with that much more gain into the
+        # limiter: it costs lowered * (1 - slope) LU, which gain (slope LU a dB) makes up.
+        corrected = replace(trimmed(corrected, min(MAX_MAKEUP_DB, lowered * (1 - slope) / max(slope, 0.05))),
+                            ceiling_db=corrected.ceiling_db - lowered)
     return corrected
 
-
-def _write_text(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
-    except OSError as exc:
-        Path(tmp).unlink(missing_ok=True)
-        raise OutputError(f"cannot write {path}: {exc.strerror or exc}") from None

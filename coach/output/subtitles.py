@@ -34,8 +34,9 @@ def _one_line(text: str) -> str:
 def vtt(cues: Sequence[Cue], info: SheetInfo) -> str:
     lines = ["WEBVTT", ""]
     for cue in cues:
-        # "-->" may not appear in a cue's text.
-        lines += [f"{clock(cue.start_ms, '.')} --> {clock(cue.end_ms, '.')}", _one_line(cue.text).replace("-->", "->"), ""]
+        # Cue text is markup in WebVTT: & and < escaped (so "-->" cannot appear either).
+        text = _one_line(cue.text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+        lines += [f"{clock(cue.start_ms, '.')} --> {clock(cue.end_ms, '.')}", text, ""]
     return "\n".join(lines)
 
 

@@ -22,6 +22,7 @@ from coach.plan.scheduler import Cue
 # ISO 639-2 codes for the ID3 language fields; anything else is "und" (undetermined).
 LANGUAGES = {"en": "eng", "es": "spa", "fr": "fra", "de": "deu", "it": "ita", "pt": "por", "nl": "nld"}
 TOC_TITLE = "Chapters"
+CTOC_MAX = 255  # entries in one ID3 table of contents
 
 
 @dataclass(frozen=True)
@@ -53,7 +54,9 @@ class TrackInfo:
 def _escape(text: str) -> str:
     for char in "\\=;#\n":
         text = text.replace(char, "\\" + char)
-    return text
+    # ffmpeg reads a line that ends in a backslash, even an escaped one, as going on into the
+    # next (which a title ending in "\" would swallow): a space after it ends the line.
+    return text + " " if text.endswith("\\") else text
 
 
 def ffmetadata(info: TrackInfo) -> str:
@@ -96,8 +99,16 @@ def _id3(path: Path, info: TrackInfo) -> None:
         tag.add(COMM(encoding=3, lang=lang, desc="", text=[info.comment]))
     if info.chapters:
         ids = [f"chp{n}" for n in range(len(info.chapters))]
-        tag.add(CTOC(element_id="toc", flags=CTOCFlags.TOP_LEVEL | CTOCFlags.ORDERED, child_element_ids=ids,
+        # A table of contents lists at most 255 entries: more chapters go in ordered tables of
+        # 255 under the top one, so a player still finds every chapter, in order.
+        groups = [ids[i : i + CTOC_MAX] for i in range(0, len(ids), CTOC_MAX)]
+        children = ids if len(groups) == 1 else [f"toc{n}" for n in range(len(groups))]
+        tag.add(CTOC(element_id="toc", flags=CTOCFlags.TOP_LEVEL | CTOCFlags.ORDERED, child_element_ids=children,
                      sub_frames=[TIT2(encoding=3, text=[TOC_TITLE])]))
+        if len(groups) > 1:
+            for n, group in enumerate(groups):
+                tag.add(CTOC(element_id=f"toc{n}", flags=CTOCFlags.ORDERED, child_element_ids=group,
+                             sub_frames=[TIT2(encoding=3, text=[f"{TOC_TITLE} {n * CTOC_MAX + 1}-{n * CTOC_MAX + len(group)}"])]))
         for element_id, chapter in zip(ids, info.chapters):
             tag.add(CHAP(element_id=element_id, start_time=chapter.start_ms, end_time=chapter.end_ms,
                          start_offset=0xFFFFFFFF, end_offset=0xFFFFFFFF,

@@ -2,7 +2,10 @@
 
 Cues are placed most important first. A fixed cue (countdown, go) starts exactly where asked or
 is dropped; any other cue takes the earliest free slot at or after its wished time inside its
-window, else the latest free slot before it. What cannot be placed is reported, never mangled.
+window, else the latest free slot before it. A cue with compact words to fall back on ("Rest."
+for "Rest, 15 seconds.") says them when the full ones do not fit in its own rest; only when
+neither fits may it move into the work before, and that is reported. What cannot be placed is
+reported, never mangled.
 """
 
 from __future__ import annotations
@@ -70,15 +73,31 @@ def schedule(requests: tuple[CueRequest, ...], lengths: Mapping[str, int], end_m
     warnings: list[str] = []
     tips_spoken: Counter[str] = Counter()
     tip_groups: dict[str, CueRequest] = {}
+    settled: set[int] = set()  # requests placed, or said by another cue
     for i in order:
         req = requests[i]
         if req.said_by and any(c.kind == req.said_by for c in placed):
+            settled.add(i)
             continue  # placed earlier (same priority, earlier request) and says this already
+        if req.fallback and i - 1 in settled:
+            continue  # the full words fitted
+        has_fallback = i + 1 < len(requests) and requests[i + 1].fallback
         length = lengths[req.speech]
-        start = _place(req, length, free, end_ms)
+        # With compact words to fall back on, the full ones are tried at home only.
+        start = _place(req, length, free, end_ms, at_home=has_fallback or req.fallback)
+        if start is None and req.fallback:
+            # Neither fits at home: the full words, else the compact ones, wherever the window allows.
+            full = requests[i - 1]
+            for candidate in (full, req):
+                start = _place(candidate, lengths[candidate.speech], free, end_ms)
+                if start is not None:
+                    req, length = candidate, lengths[candidate.speech]
+                    break
         if req.kind == "tip":
             tip_groups.setdefault(req.group, req)
         if start is None:
+            if has_fallback:
+                continue  # the compact words are tried next, and report what cannot be said
             if req.kind != "tip" and length > 0:
                 warnings.append(
                     f"{format_stamp(req.at_ms)} dropped `{req.kind}` cue {req.text!r}: no room "
@@ -86,7 +105,16 @@ def schedule(requests: tuple[CueRequest, ...], lengths: Mapping[str, int], end_m
                 )
             continue
         if length == 0:
+            # Nothing to hear (an empty clip): the compact words, if any, are said instead.
+            if not has_fallback and req.text.strip():
+                warnings.append(f"{format_stamp(req.at_ms)} `{req.kind}` cue {req.text!r} is silent: its speech clip is empty")
             continue
+        settled.add(i)
+        if 0 <= start < req.home_start_ms:
+            warnings.append(
+                f"{format_stamp(start)} `{req.kind}` cue {req.text!r} moved into the work before its rest "
+                f"({(req.home_start_ms - start) / 1000:.1f} s early): the rest is too short for it"
+            )
         free.add(start, start + length)
         placed.append(Cue(start, start + length, req.kind, req.text, req.speech))
         if req.kind == "tip":
@@ -98,7 +126,7 @@ def schedule(requests: tuple[CueRequest, ...], lengths: Mapping[str, int], end_m
     return Schedule(tuple(placed), tuple(warnings))
 
 
-def _place(req: CueRequest, length: int, free: _Free, end_ms: int | None) -> int | None:
+def _place(req: CueRequest, length: int, free: _Free, end_ms: int | None, at_home: bool = False) -> int | None:
     if req.fixed:
         # Countdown and go are short and must be on time: they may run past their window's end,
         # but not past the session's (a `go` as the last work ends with no outro after it).
@@ -106,15 +134,16 @@ def _place(req: CueRequest, length: int, free: _Free, end_ms: int | None) -> int
         if end_ms is not None and at + length > end_ms:
             return None
         return at if at >= req.window_start_ms and free.fits(at, at + length) else None
+    low = max(req.window_start_ms, req.home_start_ms) if at_home else req.window_start_ms
     latest = req.window_end_ms - length
-    if latest < req.window_start_ms:
+    if latest < low:
         return None
-    wished = min(max(req.at_ms, req.window_start_ms), latest)
+    wished = min(max(req.at_ms, low), latest)
     for start in free.candidates(wished, latest):
         if start <= latest and free.fits(start, start + length):
             return start
     # Nothing at or after the wished time: the latest free slot before it.
-    for start in reversed(free.candidates(req.window_start_ms, wished)):
+    for start in reversed(free.candidates(low, wished)):
         start = min(start, wished)
         if free.fits(start, start + length):
             return start

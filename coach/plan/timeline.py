@@ -47,7 +47,7 @@ class Segment:
 class CueRequest:
     """A cue the compiler wants spoken: ideally at `at_ms`, anywhere inside the window if it must move.
 
-    A `fixed` cue starts exactly at `at_ms` or not at all (countdown, go).
+    A `fixed` cue starts exactly at `at_ms` or not at all (countdown, go, end_count).
     """
 
     kind: str
@@ -60,6 +60,11 @@ class CueRequest:
     fixed: bool = False
     group: str = ""  # tips: the exercise they belong to, for the "never spoken" report
     said_by: str = ""  # a kind whose cue, when placed, already says this one (the intro naming the first exercise)
+    # Where the cue belongs (its rest's start): placed before it, it has moved into the work, and
+    # that is reported. -1: its window is its place.
+    home_start_ms: int = -1
+    # The compact words of the request just before this one: said only when those do not fit at home.
+    fallback: bool = False
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from importlib import resources
 from pathlib import Path
 from types import MappingProxyType
@@ -12,7 +13,7 @@ from coach.defaults import ROUTINE
 from coach.errors import RoutineError
 from coach.routine.model import Block, Exercise, Routine, Templates, Voice
 from coach.routine.wording import CUE_KINDS, check_template
-from coach.routine.yamlnodes import Doc, compose, read_text
+from coach.routine.yamlnodes import Doc, compose, read_text, short
 
 HOUR_MS = 3_600_000
 MAX_SESSION_MS = 12 * HOUR_MS
@@ -23,7 +24,10 @@ MAX_SEGMENTS = 20_000
 TOP_KEYS = ("title", "description", "coach", "language", "voice", "defaults", "cues", "blocks", "lead_in", "outro")
 DEFAULT_KEYS = ("work", "rest", "switch", "tempo")
 BLOCK_KEYS = ("name", "rounds", "round_rest", "exercises")
-EXERCISE_KEYS = ("name", "work", "reps", "tempo", "rest", "sides", "switch", "tips", "cues")
+EXERCISE_KEYS = ("name", "work", "reps", "tempo", "rest", "sides", "switch", "setup", "tips", "cues")
+SIDES = ("left", "right")
+# A rep in phases, as strength coaches write tempo: seconds down-hold-up (3-1-1), or down-up.
+_PHASES = re.compile(r"\d+(\.\d+)?(-\d+(\.\d+)?){1,2}")
 VOICE_KEYS = ("name", "rate", "volume")
 
 BUILTIN_DEFAULTS = {"work": 30_000, "rest": 10_000, "switch": 5_000, "tempo": 3_000}
@@ -49,6 +53,16 @@ def resolve(source: str | Path | None) -> tuple[str, str]:
     return str(source), read_text(path)
 
 
+def voice_language(voice: str | None) -> str:
+    """The built-in wording language a voice name speaks (`es` for es-419, `en` for en-us), or ''."""
+    match = re.fullmatch(r"([A-Za-z]{2,3})([-_][A-Za-z0-9]{2,8})*", (voice or "").strip())
+    if not match:
+        return ""
+    base = match.group(1).lower()
+    folder = resources.files("coach.routine") / "phrases"
+    return base if (folder / f"{base}.yaml").is_file() else ""
+
+
 def load(source: str | Path | None = None) -> Routine:
     """Load and validate a routine file, or a built-in routine by name."""
     file, text = resolve(source)
@@ -72,8 +86,8 @@ def _routine(doc: Doc, root: yaml.Node) -> Routine | None:
     title = doc.string(keys["title"], "`title`", max_len=200) if "title" in keys else None
     description = doc.string(keys["description"], "`description`", allow_empty=True, max_len=5000) if "description" in keys else ""
     coach = doc.string(keys["coach"], "`coach`", max_len=200) if "coach" in keys else ""
-    language = doc.string(keys["language"], "`language`", max_len=20) if "language" in keys else "en"
     voice = _voice(doc, keys["voice"]) if "voice" in keys else Voice()
+    language = doc.string(keys["language"], "`language`", max_len=20) if "language" in keys else voice_language(voice.name) or "en"
     defaults = _defaults(doc, keys["defaults"]) if "defaults" in keys else dict(BUILTIN_DEFAULTS)
     cues, cue_lines = _cues(doc, keys["cues"], "`cues`") if "cues" in keys else (MappingProxyType({}), {})
     lead_in = doc.duration(keys["lead_in"], "`lead_in`", 0, HOUR_MS) if "lead_in" in keys else 15_000
@@ -191,7 +205,11 @@ def _exercise(doc: Doc, node: yaml.Node, what: str, defaults: dict[str, int]) ->
     if "work" in keys and "reps" in keys:
         doc.error(keys["reps"], f"{label} has both `work` and `reps`", "give a time (`work`) or a rep count (`reps`), not both")
         return None
-    tempo = doc.duration(keys["tempo"], f"{label}: `tempo`", 500, 600_000) if "tempo" in keys else defaults["tempo"]
+    phases = _tempo_phases(doc, keys["tempo"], label) if "tempo" in keys else ()
+    if phases:
+        tempo: int | None = sum(phases)
+    else:
+        tempo = doc.duration(keys["tempo"], f"{label}: `tempo`", 500, 600_000) if "tempo" in keys else defaults["tempo"]
     reps = doc.integer(keys["reps"], f"{label}: `reps`", 1, MAX_REPS) if "reps" in keys else None
     if "reps" in keys:
         work = reps * tempo if reps is not None and tempo is not None else None
@@ -204,7 +222,8 @@ def _exercise(doc: Doc, node: yaml.Node, what: str, defaults: dict[str, int]) ->
         work = defaults["work"]
     rest = doc.duration(keys["rest"], f"{label}: `rest`", 0, HOUR_MS) if "rest" in keys else defaults["rest"]
     switch = doc.duration(keys["switch"], f"{label}: `switch`", 0, HOUR_MS) if "switch" in keys else defaults["switch"]
-    sides = doc.boolean(keys["sides"], f"{label}: `sides`") if "sides" in keys else False
+    sides, first_side = _sides(doc, keys["sides"], label) if "sides" in keys else (False, "left")
+    setup = doc.string(keys["setup"], f"{label}: `setup`", max_len=500) if "setup" in keys else ""
     tips: list[str] = []
     if "tips" in keys:
         tip_node = keys["tips"]
@@ -231,7 +250,33 @@ def _exercise(doc: Doc, node: yaml.Node, what: str, defaults: dict[str, int]) ->
         tips=tuple(tips),
         cues=cues,
         line=node.start_mark.line + 1,
+        setup=setup or "",
+        first_side=first_side,
+        tempo_phases=phases if reps is not None else (),
     )
+
+
+def _sides(doc: Doc, node: yaml.Node, label: str) -> tuple[bool | None, str]:
+    """`sides: true` (left side first), `sides: left` or `sides: right` (that side first)."""
+    value = doc.value(node)
+    if isinstance(value, str) and value.strip().lower() in SIDES:
+        return True, value.strip().lower()
+    if isinstance(value, bool):
+        return value, "left"
+    doc.error(node, f"{label}: `sides` must be true or false, or the side that starts (left or right), not {short(value)}")
+    return None, "left"
+
+
+def _tempo_phases(doc: Doc, node: yaml.Node, label: str) -> tuple[int, ...]:
+    """`tempo: 3-1-1` as (3000, 1000, 1000); () when the tempo is a plain duration."""
+    value = doc.value(node)
+    if not isinstance(value, str) or not _PHASES.fullmatch(value.strip()):
+        return ()
+    phases = tuple(round(float(p) * 1000) for p in value.strip().split("-"))
+    if sum(phases) < 500 or sum(phases) > 600_000:
+        doc.error(node, f"{label}: `tempo` {value} must add up to between 0.5s and 10m")
+        return ()
+    return phases
 
 
 def _check_size(routine: Routine, file: str) -> None:

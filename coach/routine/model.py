@@ -36,6 +36,9 @@ class Exercise:
     tips: tuple[str, ...] = ()
     cues: Templates = field(default_factory=dict)
     line: int = 0
+    setup: str = ""  # how to get into position, said before the work
+    first_side: str = "left"  # of a `sides:` exercise
+    tempo_phases: tuple[int, ...] = ()  # a rep in phases, ms: down, hold, up (tempo: 3-1-1)
 
 
 @dataclass(frozen=True)

@@ -33,7 +33,7 @@ from coach.routine.wording import (
 )
 from coach.routine.yamlnodes import Doc, compose, read_text
 
-BOOK_KEYS = ("language", "voice", "cues", "units", "numbers", "lexicon")
+BOOK_KEYS = ("language", "voice", "rate", "cues", "units", "numbers", "lexicon")
 # Unit words a book for a language without a built-in book must give (`and` may stay empty).
 REQUIRED_UNITS = tuple(u for u in UNIT_WORDS if u != "and")
 _LANGUAGE_TAG = re.compile(r"[A-Za-z]{2,3}([-_][A-Za-z0-9]{2,8})*")
@@ -80,6 +80,7 @@ def parse(text: str, file: str) -> Phrasebook:
     if language and not _LANGUAGE_TAG.fullmatch(language):
         doc.error(keys["language"], f"`language` {language!r} is not a language tag", "write e.g. en, es or es-419")
     voice = doc.string(keys["voice"], "`voice`", max_len=100) if "voice" in keys else ""
+    rate = doc.integer(keys["rate"], "`rate` (words per minute)", 50, 500) if _given(keys, "rate") else None
     templates: dict[str, tuple[str, ...]] = {}
     for kind, node in (doc.mapping(keys["cues"], "`cues`", CUE_KINDS) or {} if _given(keys, "cues") else {}).items():
         alternatives = doc.templates(node, f"`cues.{kind}`")
@@ -114,6 +115,7 @@ def parse(text: str, file: str) -> Phrasebook:
         templates=MappingProxyType(templates),
         units=MappingProxyType(units),
         voice=voice or "",
+        rate=rate,
         numbers=MappingProxyType(numbers),
         lexicon=MappingProxyType(lexicon),
         source=file,
@@ -232,6 +234,8 @@ def dump(book: Phrasebook, about: str = "", origin: Mapping[str, str] | None = N
         f"language: {_plain(book.language)}",
     ]
     out.append(f"voice: {_plain(book.voice)}" if book.voice else "# voice: (none named: the language picks it)")
+    out.append(f"rate: {book.rate}  # words a minute; --rate and the routine's voice.rate win" if book.rate
+               else "# rate: (the voice's own; --rate and the routine's voice.rate win)")
     out.append("cues:")
     for kind in CUE_KINDS:
         came_from = f" [from {origin[kind]}]" if origin and kind in origin and not origin[kind].startswith("built-in") else ""

@@ -5,32 +5,53 @@ from __future__ import annotations
 import re
 import string
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from types import MappingProxyType
+from typing import Any
 
 from coach.errors import RoutineError, suggest
 
 # Each cue kind and the placeholders its template may use.
 _COMMON = ("title", "total")
-_EXERCISE = ("exercise", "work", "reps", "side", "block", "round", "rounds")
+_EXERCISE = ("exercise", "work", "reps", "tempo", "side", "setup", "block", "round", "rounds")
+_REST = ("rest", "exercise", "next", "block", "round", "rounds")
+_ROUND = ("block", "round", "rounds", "next")
 PLACEHOLDERS: Mapping[str, tuple[str, ...]] = MappingProxyType(
     {
         "intro": _COMMON + ("next", "work", "blocks"),
-        "block": _COMMON + ("block", "rounds", "next"),
-        "round": _COMMON + ("block", "round", "rounds", "next"),
+        "block": _COMMON + ("block", "rounds", "plan", "exercises", "next"),
+        "round": _COMMON + _ROUND,
+        "final_round": _COMMON + _ROUND,
         "next": _COMMON + _EXERCISE,
+        "next_short": _COMMON + _EXERCISE,
+        "again": _COMMON + _EXERCISE,
+        "last_exercise": _COMMON + _EXERCISE,
+        "setup": _COMMON + _EXERCISE,
+        "ready": _COMMON + _EXERCISE,
         "countdown": _COMMON + _EXERCISE + ("count",),
         "go": _COMMON + _EXERCISE,
         "halfway": _COMMON + _EXERCISE + ("seconds",),
         "remaining": _COMMON + _EXERCISE + ("seconds",),
+        "end_count": _COMMON + _EXERCISE + ("count",),
         "switch": _COMMON + _EXERCISE,
         "tip": _COMMON + _EXERCISE + ("tip",),
-        "rest": _COMMON + ("rest", "exercise", "next", "block", "round", "rounds"),
+        "rest": _COMMON + _REST,
+        "rest_short": _COMMON + _REST,
+        "rest_left": _COMMON + _REST + ("seconds",),
         "rep": _COMMON + _EXERCISE + ("count",),
-        "finish": _COMMON + ("exercise",),
+        "reps_left": _COMMON + _EXERCISE + ("count",),
+        "last_rep": _COMMON + _EXERCISE,
+        "down": _COMMON + _EXERCISE,
+        "up": _COMMON + _EXERCISE,
+        "finish": _COMMON + ("exercise", "exercises"),
+        # Phrases: never spoken alone, they word {work} inside other cues.
+        "each_side": ("work", "side"),
+        "each_rep": ("reps", "tempo"),
     }
 )
+# Kinds that word a placeholder of other cues rather than being cues of their own.
+PHRASE_KINDS = ("each_side", "each_rep")
 CUE_KINDS: tuple[str, ...] = tuple(PLACEHOLDERS)
 ALL_PLACEHOLDERS: frozenset[str] = frozenset(p for ps in PLACEHOLDERS.values() for p in ps)
 
@@ -39,17 +60,32 @@ WHEN: Mapping[str, str] = MappingProxyType(
     {
         "intro": "at the very start, during the lead-in",
         "block": "before the first exercise of each block",
-        "round": "before the first exercise of rounds 2, 3, ... of a block",
+        "round": "before the first exercise of each round of a block of 2 rounds or more, but the last",
+        "final_round": "before the first exercise of a block's last round (2 rounds or more)",
         "next": "before each exercise (and before each round of it)",
+        "next_short": "instead of `next` when the time before the exercise is too short for it",
+        "again": "instead of `next` for an exercise announced in an earlier round of its block",
+        "last_exercise": "instead of `next` before the session's last exercise",
+        "setup": "after the announcement, for an exercise with `setup:`",
+        "ready": "within the last 10 s before work, after a preparation of 20 s or more: the exercise named again",
         "countdown": "the last seconds before work starts ({count} is 3, 2, 1)",
         "go": "the moment work starts (on each side)",
-        "halfway": "half-way through a timed exercise of 20 s or more",
+        "halfway": "half-way through a timed exercise of 20 s or more, unless within 8 s of `remaining`",
         "remaining": "10 s before the end of a timed exercise of 30 s or more",
-        "switch": "between the two sides of a `sides: true` exercise",
-        "tip": "the exercise's tips, spread over its work time",
+        "end_count": "the last 3 seconds of a timed exercise of 15 s or more ({count} is 3, 2, 1)",
+        "switch": "between the two sides of a `sides:` exercise ({side} is the side coming)",
+        "tip": "the exercise's tips, spread over the free time of its work (before a `reps:` exercise)",
         "rest": "when a rest starts",
+        "rest_short": "instead of `rest` when the rest is too short for it, or repeats an earlier round's",
+        "rest_left": "in rests of 40 s or more, every 20 s or so, so the trainee is never left in silence",
         "rep": "each rep of a `reps:` exercise, from the second ({count} is 2, 3, ...)",
+        "reps_left": "instead of `rep` for the last reps but one ({count} is 3, 2: reps left, this one included)",
+        "last_rep": "instead of `rep` at the start of the last rep",
+        "down": "at the start of each rep with a phased `tempo:` (3-1-1)",
+        "up": "where the up phase of each rep with a phased `tempo:` starts",
         "finish": "at the end of the session",
+        "each_side": "a phrase: {work} of a `sides:` exercise in announcements",
+        "each_rep": "a phrase: {work} of a `reps:` exercise in announcements",
     }
 )
 
@@ -64,7 +100,11 @@ MEANING: Mapping[str, str] = MappingProxyType(
         "rounds": "how many rounds the block has",
         "next": "the name of the exercise coming next",
         "exercise": "the exercise's name",
-        "work": "the exercise's work, in words (\"45 seconds\", \"10 reps\")",
+        "work": "the exercise's work, in words (\"45 seconds each side, left side first\", \"10 reps, 3 seconds each\")",
+        "tempo": "the time of one rep, in words (\"3 seconds\"), empty for timed exercises",
+        "setup": "the exercise's `setup:` (how to get into position), empty when it has none",
+        "plan": "the block's rounds and size in words (\"2 rounds, 5 exercises\"; \"4 exercises\")",
+        "exercises": "a number of exercises in words (\"5 exercises\"): the block's, or the session's different ones",
         "reps": "the rep count in words (\"10 reps\"), empty for timed exercises",
         "side": "the side being worked (\"left side\"), empty for one-sided exercises",
         "count": "the number being counted",
@@ -74,8 +114,9 @@ MEANING: Mapping[str, str] = MappingProxyType(
     }
 )
 
-# Words a phrasebook gives for durations, rep counts and sides; `and` joins "1 minute [and] 30 seconds".
-UNIT_WORDS = ("second", "seconds", "minute", "minutes", "hour", "hours", "rep", "reps", "left", "right", "and")
+# Words a phrasebook gives for durations, rep, round and exercise counts and sides; `and` joins "1 minute [and] 30 seconds".
+UNIT_WORDS = ("second", "seconds", "minute", "minutes", "hour", "hours", "rep", "reps", "round", "rounds",
+              "exercise", "exercises", "left", "right", "and")
 
 
 _BRACE_PROBLEMS = {
@@ -131,11 +172,12 @@ class Phrasebook:
     numbers: Mapping[int, str] = field(default_factory=dict)
     lexicon: Mapping[str, str] = field(default_factory=dict)
     source: str = ""
+    rate: int | None = None  # the voice's words a minute when neither --rate nor the routine says
 
     def with_templates(self, overrides: Mapping[str, tuple[str, ...]]) -> Phrasebook:
         merged = dict(self.templates)
         merged.update(overrides)
-        return Phrasebook(self.language, MappingProxyType(merged), self.units, self.voice, self.numbers, self.lexicon, self.source)
+        return replace(self, templates=MappingProxyType(merged))
 
     def layered(self, top: Phrasebook) -> Phrasebook:
         """A book where `top` wins wherever it says something."""
@@ -157,6 +199,7 @@ class Phrasebook:
             MappingProxyType(numbers),
             MappingProxyType(lexicon),
             top.source or self.source,
+            top.rate or self.rate,
         )
 
     # ---- words -------------------------------------------------------------
@@ -206,18 +249,52 @@ class Phrasebook:
         return re.sub(r"\s+", " ", text).strip() or None
 
     def spoken(self, text: str) -> str:
-        """Apply the pronunciation lexicon: whole words/phrases, any case, longest first, in one pass."""
+        """Apply the pronunciation lexicon: whole words/phrases, any case, longest first, in one
+        pass. A walk down a tree of the entries' letters from each word start: time grows with
+        the text, not with the number of entries times the text (as a regex alternation does)."""
         if not self.lexicon:
             return text
-        pattern, said = self._lexicon_pattern
-        return pattern.sub(lambda m: said[int(str(m.lastgroup)[1:])], text)
+        tree = self._lexicon_tree
+        parts: list[str] = []
+        done = i = 0
+        while i < len(text):
+            if i and _is_word(text[i - 1]):  # not a word start
+                i += 1
+                continue
+            node, j, match = tree, i, None
+            while j < len(text) and (node := node.get(_fold(text[j]))) is not None:  # type: ignore[assignment]
+                j += 1
+                if _SAID in node and (j == len(text) or not _is_word(text[j])):
+                    match = j, node[_SAID]
+            if match is None:
+                i += 1
+                continue
+            parts += [text[done:i], match[1]]
+            done = i = match[0]
+        return "".join(parts) + text[done:] if parts else text
 
     @cached_property
-    def _lexicon_pattern(self) -> tuple[re.Pattern[str], list[str]]:
-        written = sorted(self.lexicon, key=len, reverse=True)
-        alternation = "|".join(f"(?P<w{i}>{re.escape(w)})" for i, w in enumerate(written))
-        pattern = re.compile(rf"(?<!\w)(?:{alternation})(?!\w)", re.IGNORECASE)
-        return pattern, [self.lexicon[w] for w in written]
+    def _lexicon_tree(self) -> dict[str, Any]:
+        tree: dict[str, Any] = {}
+        for written, said in self.lexicon.items():
+            node = tree
+            for char in written:
+                node = node.setdefault(_fold(char), {})
+            node.setdefault(_SAID, said)  # two entries the same but for case: the first wins
+        return tree
+
+
+_SAID = ""  # the key under which a tree node keeps what its entry is said as (no letter is empty)
+
+
+def _fold(char: str) -> str:
+    lower = char.lower()
+    return lower if len(lower) == 1 else char
+
+
+def _is_word(char: str) -> bool:
+    """What regular expressions call a word character (\\w)."""
+    return char.isalnum() or char == "_"
 
 
 _EMPTY = "\x00"  # stands in for an empty placeholder while rendering

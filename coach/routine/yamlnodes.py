@@ -14,7 +14,8 @@ from typing import Any, NoReturn
 import yaml
 
 from coach.errors import RoutineError, RoutineErrors, suggest
-from coach.routine.durations import parse_duration
+from coach.files import TooLarge, read_bounded
+from coach.routine.durations import format_clock, parse_duration
 
 MAX_FILE_BYTES = 1_000_000
 MAX_NODES = 100_000
@@ -134,7 +135,13 @@ class Doc:
         if isinstance(value, bool) or not isinstance(value, (str, int, float)):
             self.error(node, f"{what} must be text, not {describe(node)}")
             return None
-        text = str(value).strip()
+        # A name written 007 or 1:30 means those characters, not YAML 1.1's number 7 or 90.
+        text = (node.value if isinstance(value, (int, float)) else value).strip()
+        bad = _UNPRINTABLE.search(text)
+        if bad:
+            char = "a lone surrogate" if 0xD800 <= ord(bad.group()) <= 0xDFFF else f"control character {bad.group()!r}"
+            self.error(node, f"{what} contains {char}", "write plain text: no escape sequences or binary data")
+            return None
         if not text and not allow_empty:
             self.error(node, f"{what} must not be empty")
             return None
@@ -147,6 +154,9 @@ class Doc:
         value = self.value(node)
         if isinstance(value, bool) or not isinstance(value, int):
             self.error(node, f"{what} must be a whole number, not {describe(node)}")
+            return None
+        if _yaml11_number(node):
+            self.error(node, f"{what} `{node.value}` is read by YAML as {value}", f"write it as {value} if that is meant")
             return None
         if not low <= value <= high:
             self.error(node, f"{what} must be between {low:,} and {high:,}, not {short(value)}")
@@ -175,6 +185,13 @@ class Doc:
         if isinstance(value, _NotScalar):
             self.error(node, f"{what} must be a duration such as 45s, 2m, 1m30s or 1:30, not {describe(node)}")
             return None
+        kind = _yaml11_number(node)
+        if kind == "clock":
+            value = node.value  # 1:30 as written (YAML 1.1 reads a base-60 number, 90)
+        elif kind:
+            self.error(node, f"{what} `{node.value}` is read by YAML as the {kind} number {value}",
+                       f"write {value}s if that is meant" + (f", or {int(node.value)}s" if kind == "octal" else ""))
+            return None
         try:
             ms = parse_duration(value)
         except ValueError as exc:
@@ -185,7 +202,7 @@ class Doc:
             self.error(node, f"{what} must be {low}, not {short(value)}")
             return None
         if ms > maximum_ms:
-            self.error(node, f"{what} is too long ({short(value)}); at most {maximum_ms // 3_600_000} hours")
+            self.error(node, f"{what} is too long ({short(value)}, {format_clock(ms)}); at most {maximum_ms // 3_600_000} hours")
             return None
         return ms
 
@@ -218,6 +235,27 @@ class Doc:
         for node in nodes:
             self._visit(node)
             yield node
+
+
+# Characters that must not reach a terminal, a tag or a file name: controls other than tab and
+# line breaks (an escape sequence starts with one), and lone surrogates (no encoding takes them).
+_UNPRINTABLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
+_OCTAL = re.compile(r"[-+]?0[0-7_]+")
+_OTHER_BASE = {"hexadecimal": re.compile(r"[-+]?0x[0-9a-fA-F_]+"), "binary": re.compile(r"[-+]?0b[01_]+")}
+_CLOCK = re.compile(r"[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+(?:\.[0-9_]*)?")
+
+
+def _yaml11_number(node: yaml.Node) -> str:
+    """Which YAML 1.1 surprise a plain scalar read as a number is: "octal" (045 is 37),
+    "hexadecimal", "binary", "clock" (1:30 is 90), or "" for none."""
+    if not isinstance(node, yaml.ScalarNode) or node.style is not None or not node.tag.endswith((":int", ":float")):
+        return ""
+    if _OCTAL.fullmatch(node.value):
+        return "octal"
+    for kind, pattern in _OTHER_BASE.items():
+        if pattern.fullmatch(node.value):
+            return kind
+    return "clock" if _CLOCK.fullmatch(node.value) else ""
 
 
 class _NotScalar:
@@ -273,17 +311,17 @@ def _merged_size(node: yaml.MappingNode, budget: int) -> int:
 
 
 def read_text(path: Path) -> str:
-    """A routine file's text, or a RoutineError saying why it cannot be read."""
+    """A routine file's text, or a RoutineError saying why it cannot be read. At most
+    MAX_FILE_BYTES are read whatever the file is (a pipe, a FIFO and /dev/zero have no size)."""
     file = str(path)
     if not path.exists():
         raise RoutineError("no such file", file)
     if path.is_dir():
         raise RoutineError("is a folder, not a routine file", file)
     try:
-        size = path.stat().st_size
-        if size > MAX_FILE_BYTES:
-            raise RoutineError(f"file is too large for a routine ({size:,} bytes; at most {MAX_FILE_BYTES:,})", file)
-        data = path.read_bytes()
+        data = read_bounded(path, MAX_FILE_BYTES)
+    except TooLarge:
+        raise RoutineError(f"file is too large for a routine (over {MAX_FILE_BYTES:,} bytes)", file) from None
     except OSError as exc:
         raise RoutineError(f"cannot read file: {exc.strerror}", file) from None
     if b"\x00" in data:

@@ -6,11 +6,12 @@ import wave
 from pathlib import Path
 
 from coach.errors import CoachError, suggest
+from coach.files import atomic_write, check_outputs, write_error
 from coach.routine.model import Routine
 from coach.routine.wording import CUE_KINDS, PLACEHOLDERS
 from coach.session import SpeechOptions, cache_for, open_engine, voice_for, wording
 from coach.speech.engine import resolve_voice
-from coach.speech.synth import synthesize_all
+from coach.speech.synth import check_length, synthesize_all
 
 SAMPLE_CONTEXT = {
     "title": "Lower-Back Strength", "total": 960_000, "block": "Strength", "round": 2, "rounds": 3,
@@ -38,20 +39,23 @@ def say(text: str | None, options: SpeechOptions, output: Path | None, kind: str
             raise CoachError(f"cue kind `{kind}` is silenced in this wording")
     if not text:
         raise CoachError("nothing to say", "give TEXT or --kind KIND")
+    if output is not None:  # before any speech work
+        check_outputs([output], [("the phrasebook", Path(options.phrases))] if options.phrases else [])
     wanted = voice_for(routine, book, options)
     engine = open_engine(options, wanted, book.language)
     voice = resolve_voice(engine, wanted, book.language)
     speech = book.spoken(text)
+    check_length(speech)
     clip = synthesize_all([speech], engine, voice, cache_for(options))[speech]
     if output is not None:
-        from coach.output.encode import check_output
-
-        check_output(output)
-        with wave.open(str(output), "wb") as w:
-            w.setnchannels(1)
-            w.setsampwidth(2)
-            w.setframerate(clip.rate)
-            w.writeframes(clip.samples.astype("<i2").tobytes())
+        try:
+            with atomic_write(output) as tmp, wave.open(str(tmp), "wb") as w:
+                w.setnchannels(1)
+                w.setsampwidth(2)
+                w.setframerate(clip.rate)
+                w.writeframes(clip.samples.astype("<i2").tobytes())
+        except OSError as exc:
+            raise write_error(exc, output) from None
         return text
     from coach.live.sink import play_clip
 

@@ -12,13 +12,13 @@ import json
 import os
 import re
 import struct
-import tempfile
 import warnings
 from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
 
+from coach.files import write_bytes
 from coach.routine.model import Voice
 from coach.speech.clip import Clip
 
@@ -28,7 +28,7 @@ ENV_VAR = "COACH_CACHE_DIR"
 # user keeps in the folder. Clips are KEY.wav in a folder named by the key's first two digits.
 SHARD = re.compile(r"[0-9a-f]{2}")
 CLIP = re.compile(r"[0-9a-f]{64}\.wav")
-TEMPORARY = re.compile(r"\.\w+\.part")  # what mkstemp(prefix=".", suffix=".part") writes
+TEMPORARY = re.compile(r"\..+\.part")  # what files.atomic_write leaves if killed
 
 
 def default_dir() -> Path:
@@ -74,28 +74,27 @@ class ClipCache:
             return None
         return decode(data)
 
-    def put(self, key: str, clip: Clip) -> None:
+    def put(self, key: str, clip: Clip) -> Clip:
+        """Store `clip` unless a clip is stored under `key` already (another render made it
+        meanwhile): then that one, which every render uses, so that concurrent renders agree.
+        Returns the clip stored."""
         if self.folder is None:
-            return
+            return clip
         target = self.path(key)
-        tmp = None
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(prefix=".", suffix=".part", dir=target.parent)
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(encode(clip))
-            os.replace(tmp, target)
-        except BaseException as exc:  # Ctrl-C mid-write too: no half clip left behind
-            if tmp:
-                try:
-                    os.unlink(tmp)
-                except OSError:
-                    pass
-            if not isinstance(exc, OSError):
-                raise
+            try:
+                write_bytes(target, encode(clip), exclusive=True)
+            except FileExistsError:
+                stored = self.get(key)
+                if stored is not None:
+                    return stored
+                write_bytes(target, encode(clip))  # a damaged clip there: replaced
+        except OSError as exc:
             if not self._warned:
                 self._warned = True
                 warnings.warn(f"speech cache {self.folder} is not writable ({exc.strerror}); continuing without caching", stacklevel=2)
+        return clip
 
     def stats(self) -> tuple[int, int]:
         """(number of clips, bytes on disk, temporaries a stopped write left included)."""

@@ -19,7 +19,7 @@ from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 
 from coach.errors import EngineError
-from coach.interrupts import ctrl_c_held
+from coach.interrupts import SIGNALS, ctrl_c_held
 from coach.routine.model import Voice
 from coach.speech.cache import ClipCache, clip_key
 from coach.speech.clip import Clip
@@ -29,6 +29,16 @@ from coach.tools import workers
 
 Progress = Callable[[int, int], None]
 PARALLEL_MIN_CLIPS = 24
+# The longest text spoken as one clip: a cue is a sentence or two, and eSpeak NG crashes (a
+# segmentation fault, no message) on some tens of thousands of characters.
+MAX_SPOKEN_CHARS = 5_000
+
+
+def check_length(text: str) -> None:
+    """One clear error for a text too long to speak as one clip (a tip, or a lexicon's expansion)."""
+    if len(text) > MAX_SPOKEN_CHARS:
+        raise EngineError(f"a cue is too long to speak: {len(text):,} characters, at most {MAX_SPOKEN_CHARS:,} "
+                          f"({text[:40]!r}...)", "shorten the text, or the lexicon entries it uses")
 
 
 def synthesize_all(
@@ -41,6 +51,8 @@ def synthesize_all(
 ) -> dict[str, Clip]:
     """{text: trimmed clip} for every distinct text."""
     unique = list(dict.fromkeys(texts))
+    for text in unique:
+        check_length(text)
     clips: dict[str, Clip] = {}
     missing: list[str] = []
     tag = engine.cache_tag(voice)
@@ -57,8 +69,8 @@ def synthesize_all(
     # closing(): on Ctrl-C or an error here, the workers stop now, not when the generator is collected.
     with contextlib.closing(_synthesize(missing, engine, voice, jobs)) as made:
         for text, clip in made:
-            clips[text] = clip
-            cache.put(clip_key(engine.name, tag, voice, text), clip)
+            # The clip stored first is the one used: concurrent renders on one cache agree.
+            clips[text] = cache.put(clip_key(engine.name, tag, voice, text), clip)
             done += 1
             if progress:
                 progress(done, len(unique))
@@ -78,17 +90,21 @@ def _synthesize(texts: list[str], engine: Engine, voice: Voice, jobs: int) -> Ge
 
     # `jobs` workers, and this process, whose engine is ready, speaks too: while they start, and
     # then alongside them (it also caches what comes back: not a whole speaker's share of a core).
-    pool = _pool(engine, jobs)
+    pool: ProcessPoolExecutor | None = None
     ahead = collections.deque(texts)
     running: dict[Future[Clip], str] = {}
 
     def feed() -> None:
+        assert pool is not None
         while ahead and len(running) < 2 * jobs:
             text = ahead.pop()  # the workers take from the end, this process from the start
             running[pool.submit(_work, text, voice)] = text
 
     try:
-        with ctrl_c_held():  # the workers start now and inherit the block: Ctrl-C is ours to handle
+        # The workers, and multiprocessing's resource tracker that the pool starts, inherit the
+        # block (SIGHUP too, which the tracker does not ignore): Ctrl-C or SIGTERM is ours to handle.
+        with ctrl_c_held():
+            pool = _pool(engine, jobs)
             feed()
         while running or ahead:
             for future in [f for f in running if f.done()]:
@@ -102,18 +118,20 @@ def _synthesize(texts: list[str], engine: Engine, voice: Voice, jobs: int) -> Ge
     except BrokenProcessPool:
         raise _stopped() from None
     finally:
-        pool.shutdown(wait=True, cancel_futures=True)
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _in_workers(texts: list[str], engine: Engine, voice: Voice, jobs: int) -> Generator[tuple[str, Clip], None, None]:
     """Every clip from `jobs` worker processes; this process only hands out texts and collects."""
     from concurrent.futures import FIRST_COMPLETED, Future, wait
 
-    pool = _pool(engine, max(1, jobs))
+    pool: ProcessPoolExecutor | None = None
     ahead = collections.deque(texts)
     running: dict[Future[Clip], str] = {}
     try:
-        with ctrl_c_held():
+        with ctrl_c_held():  # the pool and its resource tracker inherit the block (see _synthesize)
+            pool = _pool(engine, max(1, jobs))
             while ahead and len(running) < 2 * jobs:
                 text = ahead.popleft()
                 running[pool.submit(_work, text, voice)] = text
@@ -127,7 +145,8 @@ def _in_workers(texts: list[str], engine: Engine, voice: Voice, jobs: int) -> Ge
     except BrokenProcessPool:
         raise _stopped() from None
     finally:
-        pool.shutdown(wait=True, cancel_futures=True)
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _pool(engine: Engine, jobs: int) -> ProcessPoolExecutor:
@@ -159,7 +178,8 @@ _worker_engine: Engine | None = None
 
 def _init_worker(engine_name: str, parent: int) -> None:
     global _worker_engine
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the main process stops the pool on Ctrl-C
+    for signum in SIGNALS:
+        signal.signal(signum, signal.SIG_IGN)  # the main process stops the pool on Ctrl-C (or SIGTERM)
     threading.Thread(target=_exit_with, args=(parent,), daemon=True).start()
     _worker_engine = get_engine(engine_name)
 

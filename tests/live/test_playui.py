@@ -178,7 +178,7 @@ def test_cli_play_to_the_end(write_routine: Callable[..., Path], monkeypatch: py
     out, err = capsys.readouterr()
     assert code == 0, err
     assert "playing on null" in err and "session complete (0:19)" in err
-    assert "Session complete" in out  # the display's last frame
+    assert out.splitlines() == ["0:17 work: Dead bug, right (round 2 of 2)", "0:18 finish"]  # no terminal: a log
     assert 2 + live.LEAD_MS / 1000 - 0.3 <= took < 10
 
 
@@ -214,3 +214,20 @@ def test_cli_devices_always_lists_null(monkeypatch: pytest.MonkeyPatch, capsys: 
     code = run_cli(monkeypatch, "devices")
     assert code == 0
     assert any(line.startswith("null ") for line in capsys.readouterr().out.splitlines())
+
+
+def test_without_a_terminal_one_line_per_segment_as_it_begins(session: Session) -> None:
+    """Piped or under a service manager: a log line as each segment begins (time, phase,
+    exercise, side, round), and nothing else; the lines come while the session plays."""
+    out = io.StringIO()
+    with live.Sink(live.NULL) as sink:
+        outcome = playui.run(session, sink, 0, keys=io.StringIO(), console=Console(file=out, width=80))
+    assert outcome.reason == "end"
+    lines = out.getvalue().splitlines()
+    starts = [s for s in session.timeline.segments]
+    assert len(lines) == len(starts), lines
+    for line, segment in zip(lines, starts):
+        assert line.startswith(playui.format_clock(segment.start_ms) + " "), (line, segment)
+    assert lines[0].startswith("0:00 get ready (next: Plank)")
+    assert any(line.endswith("work: Dead bug, left (round 1 of 2)") for line in lines), lines
+    assert lines[-1].endswith("finish")

@@ -92,3 +92,24 @@ def test_placed_cues_never_overlap_and_stay_in_their_windows(items: list[tuple[P
     placed = {c.text for c in result.cues}
     dropped = [r for r in reqs if r.text not in placed and lengths[r.speech] > 0 and r.kind != "tip"]
     assert len([w for w in result.warnings if "dropped" in w]) == len(dropped)
+
+
+def test_an_empty_clip_falls_back_to_the_compact_words_or_is_reported() -> None:
+    full = CueRequest("rest", "Rest, 15 seconds.", "Rest, 15 seconds.", 0, 0, 15_000, Priority.MARK)
+    short = CueRequest("rest_short", "Rest.", "Rest.", 0, 0, 15_000, Priority.MARK, fallback=True)
+    result = schedule((full, short), {full.speech: 0, short.speech: 400})
+    assert [c.text for c in result.cues] == ["Rest."]
+    alone = schedule((full,), {full.speech: 0})
+    assert not alone.cues and "is silent" in alone.warnings[0]
+
+
+def test_compact_words_when_the_full_ones_do_not_fit_at_home_and_a_move_into_work_is_reported() -> None:
+    count = CueRequest("countdown", "1", "1", 9000, 9000, 10_000, Priority.COUNT, fixed=True)
+    full = CueRequest("next", "Coming up: Plank.", "Coming up: Plank.", 7000, 2000, 9000, Priority.ANNOUNCE, home_start_ms=7000)
+    short = CueRequest("next_short", "Next: Plank.", "Next: Plank.", 7000, 2000, 9000, Priority.ANNOUNCE,
+                       home_start_ms=7000, fallback=True)
+    fits = schedule((count, full, short), {"1": 400, full.speech: 3000, short.speech: 1200})
+    assert [c.kind for c in fits.cues] == ["next_short", "countdown"] and not fits.warnings
+    moved = schedule((count, full, short), {"1": 400, full.speech: 3000, short.speech: 2500})
+    assert moved.cues[0].kind == "next" and moved.cues[0].start_ms < 7000
+    assert "moved into the work" in moved.warnings[0]

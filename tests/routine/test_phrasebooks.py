@@ -88,8 +88,9 @@ def test_spanish_session_is_in_spanish(fake_options: SpeechOptions) -> None:
         patterns = [re.sub(r"{\w+}", ".+", p) for p in patterns]
         assert any(re.fullmatch(p, cue["text"]) for p in patterns), cue
     assert texts[0] == "Lower-Back Strength. 16 minutos. Empezamos con Hamstring scoops, 40 segundos."
-    assert "Ronda 2 de 2." in texts and "Fin de la sesión. ¡Buen trabajo!" in texts
-    assert {"¡Ya!", "¡Vamos!", "¡Adelante!", "Quedan 10 segundos.", "Cambia de lado."} <= set(texts)
+    assert "Ronda 1 de 2." in texts and "Última ronda." in texts
+    assert "Fin de la sesión: 16 minutos, 9 ejercicios. ¡Buen trabajo!" in texts
+    assert {"¡Ya!", "¡Vamos!", "¡Adelante!", "Quedan 10 segundos.", "Cambia al lado derecho."} <= set(texts)
     assert not any(re.search(r"\b(seconds?|minutes?|Next|Rest|Go|Halfway)\b", t) for t in texts if t not in _routine_words())
     # Numbers: digits on the cue sheet, the voice reads them; "1 minuto" is said "un minuto".
     rest = next(r for r in session.timeline.requests if r.text.endswith("1 minuto."))
@@ -107,9 +108,10 @@ def test_spanish_cue_sheet_through_the_cli() -> None:
     texts = [c["text"] for c in json.loads(result.stdout)["cues"]]
     assert texts[:2] == [
         "Lower-Back Strength. 16 minutos. Empezamos con Hamstring scoops, 40 segundos.",
-        "Warm-up.",
+        "Warm-up: 4 ejercicios.",
     ]
-    assert texts[2:5] == ["3", "2", "1"]  # the intro named the first exercise: no "A continuación" for it
+    # The intro named the first exercise: no "A continuación" for it; the reminder names it again.
+    assert texts[2].startswith("Colócate para Hamstring scoops.") and texts[3:6] == ["3", "2", "1"]
 
 
 def test_a_spanish_lexicon_says_english_names_in_spanish(fake_options: SpeechOptions) -> None:
@@ -132,7 +134,8 @@ def test_precedence_exercise_then_routine_then_file_then_builtin(write_routine, 
     for r in timeline.requests:
         by_kind.setdefault(r.kind, []).append(r.text)
     assert by_kind["go"] == ["Plank go!", "Routine go!"]  # exercise `cues:`, then routine `cues:`
-    assert by_kind["next"] == ["File next: Plank.", "File next: Squat."]  # the file over the built-in book
+    assert by_kind["next"] == ["File next: Plank."]  # the file over the built-in book
+    assert by_kind["last_exercise"] == ["Last exercise: Squat, 30 seconds."]  # the file leaves it to the book
     assert "rest" not in by_kind  # null in the routine silences
     assert by_kind["halfway"][0] in phrasebooks.builtin("en").templates["halfway"]  # the built-in book fills in
 

@@ -13,11 +13,21 @@ from coach.errors import RoutineError
 from coach.plan import compiler
 from coach.routine import loader, phrasebooks
 from coach.routine.model import Voice
-from coach.routine.wording import ALL_PLACEHOLDERS, CUE_KINDS, MEANING, PLACEHOLDERS, WHEN, Phrasebook, check_template
+from coach.routine.wording import (
+    ALL_PLACEHOLDERS,
+    CUE_KINDS,
+    MEANING,
+    PHRASE_KINDS,
+    PLACEHOLDERS,
+    WHEN,
+    Phrasebook,
+    check_template,
+)
 from coach.session import SpeechOptions, prepare
 from coach.speech.clip import Clip
 from coach.speech.fake import FakeEngine
 
+SPOKEN_KINDS = set(CUE_KINDS) - set(PHRASE_KINDS)
 DATA = Path(__file__).resolve().parents[1] / "data"
 ROUTINE = DATA / "wording_routine.yaml"
 FULL = DATA / "wording_full.yaml"
@@ -168,7 +178,7 @@ def test_alternatives_rotate_deterministically() -> None:
     assert first == again  # same routine, same words
     texts = texts_by_kind(first.requests)
     assert texts["go"][:4] == ["Go!", "Begin!", "Start now!", "Go!"]
-    for kind in ("next", "go", "rest"):
+    for kind in ("next", "go"):
         alternatives = en.templates[kind]
         assert len(set(texts[kind][: len(alternatives)])) == len(alternatives), kind
 
@@ -177,18 +187,47 @@ def test_a_user_phrasebook_changes_every_cue_kind() -> None:
     routine = loader.load(ROUTINE)
     builtin = texts_by_kind(compiler.compile_routine(routine, phrasebooks.effective(routine)).requests)
     mine = texts_by_kind(compiler.compile_routine(routine, phrasebooks.effective(routine, FULL)).requests)
-    assert set(builtin) == set(mine) == set(CUE_KINDS)  # the fixture routine speaks every kind
-    for kind in CUE_KINDS:
+    assert set(builtin) == set(mine) == SPOKEN_KINDS  # the fixture routine speaks every kind
+    for kind in SPOKEN_KINDS:
         assert not set(builtin[kind]) & set(mine[kind]), kind
-    assert mine["intro"] == ["Welcome to Every Cue, 6 mins plus 14 secs today. First Plank for 40 secs."]
+    assert mine["intro"] == ["Welcome to Every Cue, 6 mins plus 51 secs today. First Plank for 40 secs."]
+    # The phrases word {work}: per side, and per rep with the tempo.
+    assert "Then Side plank left leg, 30 secs a side from the left leg." in mine["next"]
+    assert "Finally Burpees, 20 secs." in mine["last_exercise"]
     assert mine["countdown"][:3] == ["three!", "two!", "one!"]
     assert mine["go"][:3] == ["Move!", "Work!", "Push!"]
     assert mine["switch"][0] == "Swap to the right leg."
-    assert mine["rep"][:3] == ["Rep two", "Rep three", "Rep 4"]
-    assert mine["round"] == ["Again: round two of two."]
+    assert mine["rep"][:2] == ["Rep two", "Rep two"]  # then "three to go", "two to go", "Final rep."
+    assert mine["reps_left"][:2] == ["three to go.", "two to go."]
+    assert mine["round"] == ["Again: round one of two."]
+    assert mine["final_round"] == ["Last round of Core."]
     assert "Breathe for 20 secs, then Side plank." in mine["rest"]
 
 
 def test_every_kind_reaches_the_placed_cues() -> None:
     session = prepare(loader.load(ROUTINE), SpeechOptions(engine="fake", phrases=FULL))
-    assert {c.kind for c in session.cues} == set(CUE_KINDS)
+    assert {c.kind for c in session.cues} == SPOKEN_KINDS
+
+
+def test_the_lexicon_says_what_a_longest_first_whole_word_regex_says() -> None:
+    """The lexicon walks a tree of its entries (time linear in the text, whatever their number):
+    on random text it replaces exactly what the plain regular-expression reading would."""
+    import random
+    import re
+    from dataclasses import replace
+    from types import MappingProxyType
+
+    from coach.routine import phrasebooks
+
+    rng = random.Random(14)
+    words = ["rdl", "RDL", "r.d.l.", "sit up", "sit", "ups", "_x", "é", "Élan", "1/2", "a"]
+    for _ in range(200):
+        lexicon = {w: f"<{w}>" for w in rng.sample(words, rng.randint(1, len(words)))}
+        book = replace(phrasebooks.builtin("en"), lexicon=MappingProxyType(lexicon))
+        text = "".join(rng.choice([*words, " ", ".", ",", "x", "_", "-"]) for _ in range(rng.randint(0, 30)))
+        written = [w for w in sorted(lexicon, key=len, reverse=True)
+                   if w.casefold() not in {v.casefold() for v in list(lexicon)[: list(lexicon).index(w)]}]
+        pattern = re.compile(r"(?<!\w)(?:" + "|".join(f"({re.escape(w)})" for w in written) + r")(?!\w)", re.IGNORECASE)
+        said = [lexicon[w] for w in written]
+        expected = pattern.sub(lambda m, said=said: said[m.lastindex - 1], text)  # type: ignore[misc, operator]
+        assert book.spoken(text) == expected, (lexicon, text)

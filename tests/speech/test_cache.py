@@ -114,3 +114,31 @@ def test_unwritable_cache_folder_degrades_with_a_warning(tmp_path: Path) -> None
         warnings.simplefilter("error")
         cache.put("ef" * 32, clip())  # warned once only
     assert cache.get("ef" * 32) is None
+
+
+def test_the_first_clip_stored_wins_and_every_render_uses_it(tmp_path: Path) -> None:
+    """Renders at once on one empty cache: eSpeak NG is not bit-identical between processes, so
+    a clip another render stored meanwhile is the one used, and all renders agree."""
+    import numpy as np
+
+    from coach.routine.model import Voice
+    from coach.speech.cache import ClipCache, clip_key
+    from coach.speech.clip import Clip
+    from coach.speech.fake import FakeEngine
+    from coach.speech.synth import synthesize_all
+
+    other = ClipCache(tmp_path)
+    theirs = Clip(np.full(800, 123, np.int16), 22050)
+
+    class Racing(FakeEngine):
+        """Speaks, while another render stores its own take of the same text first."""
+
+        def synthesize(self, text: str, voice: Voice) -> Clip:
+            other.put(clip_key(self.name, self.version, voice, text), theirs)
+            return super().synthesize(text, voice)
+
+    engine = Racing()
+    clips = synthesize_all(["Go!"], engine, Voice(), ClipCache(tmp_path))
+    assert np.array_equal(clips["Go!"].samples, theirs.samples)
+    stored = ClipCache(tmp_path).get(clip_key(engine.name, engine.version, Voice(), "Go!"))
+    assert stored is not None and np.array_equal(stored.samples, theirs.samples)

@@ -21,7 +21,8 @@ from coach.routine.wording import suggest
 from coach.session import Session
 
 BACK_AGAIN_MS = 3000  # `back` this soon after an exercise's start goes to the one before
-ANNOUNCEMENTS = ("block", "round", "next")  # cues that introduce the exercise after them
+# Cues that introduce the exercise after them.
+ANNOUNCEMENTS = ("block", "round", "final_round", "next", "next_short", "again", "last_exercise")
 EXERCISE_PARTS = ("work", "switch")
 
 

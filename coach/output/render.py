@@ -39,6 +39,7 @@ CHAPTER_MODES = (*chapter_list.MODES, "none")
 BITRATES = {1: "64k", 2: "128k"}
 PEAK_TOLERANCE_DB = 0.05  # the meter prints one decimal
 MAX_MAKEUP_DB = 6.0  # gain a lowered ceiling may ask for: more is a measurement gone wrong
+MAX_ENCODES = 3  # the first, one that corrects loudness and peak, one last that only lowers the ceiling
 LOUDNESS_TOLERANCE_LU = 0.4  # a second encode when the encoder's shift differs from the excerpt's by more
 CODEC_SHIFT_MIN_LU = 0.05
 EXCERPT_MS = 60_000
@@ -164,8 +165,8 @@ def render(
     session: Session, out: Path, options: RenderOptions, progress: Update | None = None, stamp: str | None = None
 ) -> RenderReport:
     """The steps in order: check, mix, master (or remember), then into a temporary beside `out`:
-    encode, tag, measure as decoded, and encode once more if the encoder moved the loudness or
-    a peak; rename into place; write the sidecars. `stamp`: the key that says the file is up to
+    encode, tag, measure as decoded, and encode again (at most twice) if the encoder moved the
+    loudness or a peak; rename into place; write the sidecars. `stamp`: the key that says the file is up to
     date (see uptodate), stored in its tag."""
     inputs = check_render(out, options)
     info = track_info(session, options, inputs.cover)
@@ -181,7 +182,7 @@ def render(
             mastered, mastering, shift = _master(mix, options, frames)
             sent = math.nan
         with encode.staged(out, f".{options.format}") as tmp:
-            for attempt in (1, 2):
+            for attempt in range(1, MAX_ENCODES + 1):
                 sent = _encode(mastered, tmp, out, options, info, frames, sent)
                 with encode.writing(out):
                     tags.write(tmp, options.format, info)
@@ -192,8 +193,9 @@ def render(
                     measured = known.measured
                     break
                 measured = decoded.measure_decoded(tmp, mastered.rate, mastered.channels)
-                corrected = _corrected(mastered.settings, measured, sent, shift, options, mastering.slope)
-                if attempt == 2 or corrected is None:
+                last = attempt == MAX_ENCODES - 1  # the encode after this correction is not checked again
+                corrected = _corrected(mastered.settings, measured, sent, shift, options, mastering.slope, peak_only=last)
+                if attempt == MAX_ENCODES or corrected is None:
                     break
                 mastered, sent = mastered.with_settings(corrected), math.nan
         if known is None or mastered.settings != mastering.settings or known.measured is None:
@@ -297,11 +299,17 @@ def _encode(mastered: Mixdown, tmp: Path, out: Path, options: RenderOptions, inf
 
 
 def _corrected(settings: MixSettings, measured: Loudness, sent: float, shift: float, options: RenderOptions,
-               slope: float) -> MixSettings | None:
+               slope: float, peak_only: bool = False) -> MixSettings | None:
     """New settings when the file as decoded is off the loudness target (the encoder moved it other
     than `shift` foretold, or the music did) or has a true peak over the ceiling, else None. More
-    gain means more limiting: loudness grows about `slope` dB per dB of gain."""
+    gain means more limiting: loudness grows about `slope` dB per dB of gain. `peak_only`: for the
+    last encode, which nothing checks after it: only a lower ceiling, no gain (a peak over the
+    ceiling is worse than a loudness a little under the target)."""
     excess = measured.true_peak - options.true_peak
+    if peak_only:
+        if excess <= PEAK_TOLERANCE_DB or settings.ceiling_db is None:
+            return None
+        return replace(settings, ceiling_db=settings.ceiling_db - (excess + 0.3))
     # Off the target, whatever the cause: the encoder did what `shift` did not foretell, or the music
     # (its measured tracks are not quite the bed the session plays: a short loop, a surround downmix).
     error = measured.integrated - options.loudness

@@ -43,6 +43,7 @@ TREE_BUDGET_MB = 600
 WORKER_BASE_MB = 170  # plus twice the model file
 MAIN_MB = 70
 
+
 def looks_like_piper_voice(name: str) -> bool:
     return name.endswith(".onnx") or voices.NAME.fullmatch(name) is not None
 

@@ -14,7 +14,7 @@ from typing import TextIO
 import typer
 
 from coach import __version__, defaults
-from coach.errors import CoachError
+from coach.errors import CoachError, one_line
 
 app = typer.Typer(
     help="coach: workout routines in YAML become spoken, timed sessions, live or as one MP3.",
@@ -141,7 +141,7 @@ def render(
     jobs = _capped_jobs(jobs)
     options = RenderOptions(
         format=fmt, rate=sample_rate, bitrate=bitrate, chapters=chapters, cover=cover,
-        subtitles=tuple(s.strip() for s in (subtitles or "").split(",") if s.strip()),
+        subtitles=tuple(dict.fromkeys(s.strip() for s in (subtitles or "").split(",") if s.strip())),
         loudness=loudness, music=music, music_level=music_level, duck=duck, beeps=beeps, marks=marks, jobs=jobs,
     )
     loaded = loader.load(routine)  # bad routines fail before any check of tools or output
@@ -157,12 +157,12 @@ def render(
     with progress.bar("Rendering", None if not quiet else False) as update:
         report = render_file(session, out, options, update, stamp=key or uptodate.key(loaded, speech, options))
     if not quiet:
-        typer.echo(f"wrote {out} ({format_clock(session.timeline.duration_ms)}, {len(session.cues)} cues, "
+        typer.echo(f"wrote {one_line(str(out))} ({format_clock(session.timeline.duration_ms)}, {len(session.cues)} cues, "
                    f"{_count(len(report.chapters), 'chapter') if fmt != 'wav' else 'no chapters in WAV'}, "
                    f"{report.measured.integrated:.1f} LUFS, "
                    f"{report.measured.true_peak:.1f} dBTP, voice: {session.speaker})", err=True)
         for path in report.sidecars:
-            typer.echo(f"wrote {path}", err=True)
+            typer.echo(f"wrote {one_line(str(path))}", err=True)
 
 
 WORKER_BYTES = 100_000_000  # what one speech worker process takes, about (engine, numpy, the clips)
@@ -344,7 +344,7 @@ def play(
 def serve(
     routines: list[str] | None = typer.Argument(None, help="Routine YAML files or built-in names (default: lower-back).",
                                                 show_default=False),
-    port: int = typer.Option(8765, "--port", help="Port to listen on; 0 picks a free one.", min=0, max=65535),
+    port: int = typer.Option(defaults.SERVE_PORT, "--port", help="Port to listen on; 0 picks a free one.", min=0, max=65535),
     host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on (0.0.0.0: every network)."),
     lan: bool = typer.Option(False, "--lan", help="Listen on the local network, for a phone (same as --host 0.0.0.0)."),
     bitrate: str | None = typer.Option(None, "--bitrate", help="MP3 bitrate, e.g. 96k (default: 64k voice only, 128k with music)."),
@@ -362,6 +362,7 @@ def serve(
     import tempfile
 
     from coach import progress
+    from coach.output import uptodate
     from coach.output.render import RenderOptions, check
     from coach.routine import loader
     from coach.serve import app as web
@@ -377,8 +378,9 @@ def serve(
         served: list[sessions.Served] = []
         for routine in loaded:
             session = _prepare(routine, speech)
+            stamp = uptodate.key(routine, speech, options)  # tagged as `coach render` tags it
             with progress.bar(f"Rendering {session.routine.title}") as update:
-                served.append(sessions.render_session(session, Path(folder), options, [s.slug for s in served], update))
+                served.append(sessions.render_session(session, Path(folder), options, [s.slug for s in served], update, stamp))
         key = web.new_key()
         site = web.create(served, key)
         url = server.address(sock, key)

@@ -19,6 +19,9 @@ STOPS = tuple(getattr(_signal, name) for name in ("SIGTERM", "SIGHUP") if hasatt
 
 
 def main() -> None:
+    import faulthandler  # built in: no file to load
+
+    faulthandler.enable()  # a crash in native code (a speech engine's) is reported, not a silent exit 139
     sys.unraisablehook = _unraisable
     if _signal.getsignal(_signal.SIGINT) is _signal.default_int_handler:  # not if ignored (a background job)
         _signal.signal(_signal.SIGINT, _on_ctrl_c)

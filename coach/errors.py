@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import difflib
 
-# Everything str.splitlines() breaks at: shown escaped, so a name or key from a file cannot
-# turn one error into several lines.
-_LINE_BREAKS = str.maketrans({c: c.encode("unicode_escape").decode() for c in "\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029"})
+# Everything str.splitlines() breaks at, and every other control character (an escape sequence
+# starts with one): shown escaped, so a name, key or file name cannot turn one error into several
+# lines or reach the terminal as a command.
+_CONTROLS = [chr(c) for c in (*range(0x20), *range(0x7F, 0xA0)) if chr(c) != "\t"] + ["\u2028", "\u2029"]
+_LINE_BREAKS = str.maketrans({c: c.encode("unicode_escape").decode() for c in _CONTROLS})
 
 
 def suggest(word: str, choices: object) -> str:

@@ -21,6 +21,7 @@ from pathlib import Path
 from coach.errors import OutputError
 
 TEMP_PREFIX = "."
+SCRATCH_PREFIX = "coach-"  # coach's scratch folders in TMPDIR: coach-encode-*, coach-excerpt-*
 TEMP_SUFFIX = ".part"
 NAME_MAX = 255  # bytes in one file name on every common file system
 _NAME_ROOM = 40  # of the target's name kept in a temporary's: mkstemp adds 8 characters
@@ -116,7 +117,10 @@ def write_text(target: Path, text: str) -> None:
 
 
 def write_error(exc: OSError, target: Path) -> OutputError:
-    """A failed write (of a temporary, say) told about the file the user named."""
+    """A failed write (of a temporary, say) told about the file the user named, or about TMPDIR
+    for coach's own scratch files there (an excerpt encoded to measure, MP3 parts)."""
+    if target.parent.name.startswith(SCRATCH_PREFIX) and _same(target.parent.parent, Path(tempfile.gettempdir())):
+        return scratch_error(exc, target.parent)
     if exc.errno == errno.ENOSPC:
         return OutputError(f"cannot write {target}: the disk is full",
                            "free some space and try again; the previous file is untouched")

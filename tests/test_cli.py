@@ -75,7 +75,7 @@ def test_script_json_contract(write_routine) -> None:  # type: ignore[no-untyped
 def test_script_table(write_routine) -> None:  # type: ignore[no-untyped-def]
     result = coach("script", str(write_routine(GOOD)), "--engine", "fake")
     assert result.returncode == 0
-    assert "0:05.000" in result.stdout and "go" in result.stdout and "Next: Squat." in result.stdout  # a 5-s lead-in: the compact words
+    assert "0:05.000" in result.stdout and "go" in result.stdout and "Next up: Squat, 12 seconds." in result.stdout
 
 
 def test_render_writes_where_asked_and_keeps_old_file_on_bad_output(write_routine, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

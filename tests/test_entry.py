@@ -35,3 +35,16 @@ def test_a_ctrl_c_ignored_from_the_start_stays_ignored(start: str, ignored: str)
     done = subprocess.run([sys.executable, "-c", PROBE, start], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == ignored
+
+
+def test_a_crash_in_native_code_is_reported_not_silent() -> None:
+    """A speech engine that crashes (eSpeak NG on very long text did) must not end coach with a
+    bare exit 139: Python's fault handler says what happened and where."""
+    import signal
+
+    from procs import coach
+
+    crash = "import ctypes, coach.cli\ncoach.cli.main = lambda: ctypes.string_at(0)\n"
+    result = coach("check", prelude=crash)
+    assert result.returncode == -signal.SIGSEGV
+    assert "Fatal Python error: Segmentation fault" in result.stderr

@@ -199,10 +199,11 @@ def test_disk_full_while_tagging(routine: Path, tmp_path: Path, fmt: str) -> Non
 
 FULL_DISK_FFMPEG = """\
 #!{python}
-# ffmpeg, except that the encoder's output (a .part file) hits a full disk part way through.
+# ffmpeg, except that the encoder's output (a .part file beside the output, not in coach's scratch
+# folders in TMPDIR) hits a full disk part way through.
 import os, sys
 out = sys.argv[-1]
-if ".part." not in os.path.basename(out):
+if ".part." not in os.path.basename(out) or os.path.basename(os.path.dirname(out)).startswith("coach-"):
     os.execv({ffmpeg!r}, [{ffmpeg!r}] + sys.argv[1:])
 sys.stdin.buffer.read(1_000_000)
 with open(out, "wb") as fh:
@@ -222,3 +223,28 @@ def test_disk_full_simulated(routine: Path, previous: Path, tmp_path: Path) -> N
     result = coach("render", str(routine), "-o", str(previous), "--engine", "fake", COACH_FFMPEG=str(fake))
     assert_one_line_error(result, "disk is full", "previous file is untouched")
     assert_untouched(previous)
+
+
+@pytest.mark.parametrize("cache", ["cold", "warm"])  # cold: an excerpt encoded to measure; warm: MP3 parts
+def test_full_tmpdir_is_named_not_the_output(routine: Path, tmp_path: Path, cache: str) -> None:
+    warm = tmp_path / "cache"
+    if cache == "warm":
+        assert coach("render", str(routine), "-o", str(tmp_path / "first.mp3"), "--engine", "fake", "-q",
+                     COACH_CACHE_DIR=str(warm)).returncode == 0
+    with tmpfs(tmp_path / "tmp", "100k") as scratch:
+        out = tmp_path / "session.mp3"
+        result = coach("render", str(routine), "-o", str(out), "--engine", "fake", TMPDIR=str(scratch),
+                       COACH_CACHE_DIR=str(warm if cache == "warm" else tmp_path / "cold"))
+        assert_one_line_error(result, f"cannot write temporary files in {scratch}: the disk is full", "TMPDIR")
+        assert not out.exists() and list(scratch.iterdir()) == []
+
+
+def test_say_on_a_full_disk_keeps_the_previous_file(tmp_path: Path) -> None:
+    with tmpfs(tmp_path / "small", "64k") as folder:
+        out = folder / "hello.wav"
+        previous = b"RIFF" + bytes(40_000)
+        out.write_bytes(previous)
+        result = coach("say", "a sentence long enough to need more room than is left " * 3, "-o", str(out),
+                       "--engine", "fake")
+        assert_one_line_error(result, f"cannot write {out}", "disk is full")
+        assert out.read_bytes() == previous and leftovers(folder) == []

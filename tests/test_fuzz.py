@@ -129,7 +129,8 @@ exercises = st.one_of(
         {"name": names},
         optional={
             "rest": rests, "sides": st.booleans(), "switch": rests,
-            "tips": st.lists(names, max_size=3), "cues": cue_maps(),
+            "tips": st.lists(names.filter(lambda s: any(c.isalnum() for c in s)), max_size=3),  # words to say
+            "cues": cue_maps(),
         },
     ).flatmap(
         lambda ex: st.one_of(

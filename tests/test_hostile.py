@@ -112,3 +112,19 @@ def test_thousands_of_warnings_are_summarised(tmp_path: Path) -> None:
 
 def test_the_entry_point_is_importable_without_a_terminal() -> None:
     assert subprocess.run([sys.executable, "-c", "import coach.entry"], capture_output=True).returncode == 0
+
+
+def test_escape_sequences_in_file_names_reach_the_terminal_escaped(short: Path, tmp_path: Path) -> None:
+    out = tmp_path / "\x1b[31mred\x1b]0;title\x07.mp3"
+    result = coach("render", str(short), "-o", str(out), "--engine", "fake")
+    assert result.returncode == 0, result.stderr
+    assert "\x1b" not in result.stderr and "\x07" not in result.stderr and "\\x1b[31mred" in result.stderr
+    missing = coach("render", str(short), "-o", str(tmp_path / "no\x1b[2Jdir" / "x.mp3"), "--engine", "fake")
+    assert_one_line_error(missing, "no\\x1b[2Jdir")
+
+
+def test_an_output_name_near_the_file_system_limit_renders(short: Path, tmp_path: Path) -> None:
+    out = tmp_path / ("n" * 246 + ".mp3")  # 250 bytes: its temporary must be shorter than "." + name + ...
+    result = coach("render", str(short), "-o", str(out), "--subtitles", "vtt", "--engine", "fake", "-q")
+    assert result.returncode == 0, result.stderr
+    assert out.stat().st_size > 0 and out.with_suffix(".vtt").exists()

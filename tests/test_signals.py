@@ -11,23 +11,10 @@ import time
 from pathlib import Path
 
 import pytest
-from procs import ROUTINE, command, env, leftovers
+from procs import ROUTINE, command, env, group_ends, leftovers
 
 pytestmark = pytest.mark.slow
 PREVIOUS = b"ID3 the previous session " * 100
-
-
-def _group_ends(pgid: int, timeout: float = 30) -> bool:
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            os.killpg(pgid, 0)
-        except ProcessLookupError:
-            return True
-        if time.monotonic() > deadline:
-            os.killpg(pgid, signal.SIGKILL)
-            return False
-        time.sleep(0.05)
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP], ids=["SIGTERM", "SIGHUP"])
@@ -54,7 +41,7 @@ def test_a_stopping_signal_is_an_interruption(tmp_path: Path, sig: signal.Signal
     assert proc.poll() is None, "the render ended before it could be stopped"
     (os.killpg if whole_group else os.kill)(proc.pid, sig)
     _, err = proc.communicate(timeout=120)
-    assert _group_ends(proc.pid), "processes left running after coach ended"
+    assert group_ends(proc.pid), "processes left running after coach ended"
     assert proc.returncode == 128 + sig, (proc.returncode, err)
     assert err == f"coach: stopped by {sig.name}\n"
     assert out.read_bytes() == PREVIOUS

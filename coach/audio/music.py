@@ -74,14 +74,17 @@ def _probe(path: Path) -> str | None:
     except (OSError, subprocess.TimeoutExpired) as exc:
         return str(exc)
     if done.returncode != 0 or not done.stdout:
-        lines = done.stderr.decode("utf-8", "replace").strip().splitlines()
-        return _reason(lines[-1] if lines else "no audio in it")
+        return _reason(done.stderr.decode("utf-8", "replace"))
     return None
 
 
-def _reason(line: str) -> str:
-    if "matches no streams" in line:
-        return "it has no audio"
+def _reason(stderr: str) -> str:
+    """What ffmpeg's messages come to: no audio stream (an image, a video without sound) is
+    said before ffmpeg's own advice about maps; else its last line."""
+    if "matches no streams" in stderr:
+        return "it has no audio (an image, or a video without sound?)"
+    lines = stderr.strip().splitlines()
+    line = lines[-1] if lines else "no audio in it"
     return line.split("] ", 1)[-1] if "] " in line else line
 
 

@@ -12,6 +12,7 @@ once, one thread per core, joined behind the Info frame of one frame ffmpeg enco
 from __future__ import annotations
 
 import contextlib
+import errno
 import re
 import subprocess
 import tempfile
@@ -328,7 +329,7 @@ def writing(out: Path) -> Iterator[None]:
 def _failure(stderr: str, out: Path) -> Exception:
     last = stderr.strip().splitlines()[-1] if stderr.strip() else "unknown error"
     if "No space left" in stderr:
-        return OutputError(f"cannot write {out}: the disk is full", "free some space and try again; the previous file is untouched")
+        return write_error(OSError(errno.ENOSPC, "No space left on device"), out)
     if "Permission denied" in stderr:
         return OutputError(f"cannot write {out}: permission denied")
     return EncoderError(f"the encoder failed: {last}")

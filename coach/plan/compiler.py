@@ -24,8 +24,9 @@ SETUP_AND_READY_MS = 30_000  # a preparation this long says the setup after the 
 NEXT_LATE_MS = 13_000  # in a shorter one the announcement is wished this long before the work
 REST_LEFT_MIN_MS = 40_000  # rests this long say the time left about every REST_LEFT_EVERY_MS
 REST_LEFT_EVERY_MS = 20_000
-MARK_ROOM_MS = 2_000  # a short rest keeps this much before its countdown for "Rest." and "Next: ..."
+MARK_ROOM_MS = 2_500  # a short rest keeps this much before its countdown for "Rest." and "Next: ..."
 SPACING_MS = 150  # as the scheduler keeps between cues
+GO_ROOM_MS = 400  # kept free before a work start with no countdown, for the go tone
 MS_PER_WORD = 390  # a speech-length guess at the measured 2.6 words a second, to spread tips before clips exist
 SIDE_ORDER = {"left": ("left", "right"), "right": ("right", "left")}
 
@@ -35,6 +36,13 @@ def estimate_ms(text: str) -> int:
     return 200 + MS_PER_WORD * len(text.split())
 
 
+def speech_end(work_start_ms: int, counts: int) -> int:
+    """Where what is said before a countdown of `counts` (or before a work start with none) must
+    have ended: nothing runs into the countdown, and the go tone has room (tones.py; a pip fits
+    in the spacing the scheduler keeps before the count)."""
+    return work_start_ms - (counts * 1000 if counts else GO_ROOM_MS)
+
+
 def countdown_from(prep_start_ms: int, work_start_ms: int, kind: str) -> int:
     """From which number the countdown into work counts: 3, less when the time before it is short.
 
@@ -42,8 +50,10 @@ def countdown_from(prep_start_ms: int, work_start_ms: int, kind: str) -> int:
     starts at the rest's first millisecond leaves no room for them).
     """
     length = work_start_ms - prep_start_ms
-    if kind in ("rest", "round_rest") and length - MARK_ROOM_MS >= 1000:
-        return min(COUNTDOWN_FROM, (length - MARK_ROOM_MS) // 1000)
+    if kind in ("rest", "round_rest") and length >= 1000:
+        return min(COUNTDOWN_FROM, max(1, (length - MARK_ROOM_MS) // 1000))
+    if kind == "switch" and length >= 2000:  # its first second names the side
+        return min(COUNTDOWN_FROM, (length - 1000) // 1000)
     return max(0, min(COUNTDOWN_FROM, length // 1000))
 
 
@@ -180,6 +190,12 @@ class _Builder:
             "rounds": book.number(step.block.rounds),
         }
 
+    def peek(self, kind: str, context: Mapping[str, object], exercise: Exercise) -> str:
+        """The words `kind` will say next, without taking its turn."""
+        book = self._book(kind, exercise)
+        text = book.render(kind, {**self.common, **context}, self.occurrences[(kind, book.templates.get(kind, ()))])
+        return text or ""
+
     def _phrase(self, kind: str, context: Mapping[str, object], exercise: Exercise) -> str | None:
         return self._book(kind, exercise).render(kind, context, 0)
 
@@ -223,38 +239,49 @@ class _Builder:
         work_start = self.now
         length = work_start - gap_start
         counts = countdown_from(gap_start, work_start, gap_kind)
-        prep_end = work_start - counts * 1000  # nothing runs into the countdown
+        prep_end = speech_end(work_start, counts)
         window = (gap_start, prep_end)
         ex = step.exercise
         block = step.block
         ctx = self.exercise_context(step, ex.first_side if ex.sides else None)
+        own = "next" in ex.cues
+        if step.round > 1 and not own and not step.last:
+            # A one-exercise block: the round cue says it all.
+            kind: str | None = "again" if len(block.exercises) > 1 else None
+        else:
+            kind = "last_exercise" if step.last and not own and not named else "next"
+        # Block and round come first, where they leave the exercise's announcement its room.
+        # (When the intro says it, what needs the room is the reminder that follows, if any.)
+        ready = length >= READY_MIN_MS or (named and length >= NEXT_LATE_MS)
+        # (An intro expected to fit names the exercise: then only a reminder needs the room.)
+        intro = self.requests[0] if self.requests and self.requests[0].kind == "intro" else None
+        intro_says = named and intro is not None and estimate_ms(intro.text) <= prep_end - gap_start
+        said = self.peek("ready" if named and ready else kind, ctx, ex) if kind and not (intro_says and not ready) else ""
+        structure = (gap_start, prep_end - (estimate_ms(said) + SPACING_MS if said else 0))
         if step.first_of_block:
             plan = self.book.unit(len(block.exercises), "exercise")
             if block.rounds > 1:
                 plan = f"{self.book.unit(block.rounds, 'round')}, {plan}"
-            self.cue("block", gap_start, window, Priority.ANNOUNCE,
+            self.cue("block", gap_start, structure, Priority.ANNOUNCE,
                      {"block": block.name, "rounds": self.book.number(block.rounds), "next": ex.name, "plan": plan,
-                      "exercises": self.book.unit(len(block.exercises), "exercise")}, home=gap_start)
-        if step.first_of_round and block.rounds > 1:
-            self.cue("final_round" if step.round == block.rounds else "round", gap_start, window, Priority.ANNOUNCE,
+                      "exercises": self.book.unit(len(block.exercises), "exercise")})
+        # Round 1 too, where there is time: in a short rest the block's "2 rounds" says it.
+        if step.first_of_round and block.rounds > 1 and (step.round > 1 or length >= READY_MIN_MS):
+            self.cue("final_round" if step.round == block.rounds else "round", gap_start, structure, Priority.ANNOUNCE,
                      {"block": block.name, "round": self.book.number(step.round),
-                      "rounds": self.book.number(block.rounds), "next": ex.name}, home=gap_start)
+                      "rounds": self.book.number(block.rounds), "next": ex.name})
         # The announcement: early in a long preparation (a reminder follows), late in a short one.
         at = gap_start if length >= READY_MIN_MS else max(gap_start, work_start - NEXT_LATE_MS)
         early = min(gap_start, work_start - NEXT_EARLY_MS)
-        own = "next" in ex.cues
-        if step.round > 1 and not own and not step.last:
-            if len(block.exercises) > 1:  # a one-exercise block: the round cue says it all
-                self.cue("again", at, (early, prep_end), Priority.ANNOUNCE, ctx, ex, home=gap_start)
-        else:
-            kind = "last_exercise" if step.last and not own and not named else "next"
+        if kind == "again":
+            self.cue("again", at, (early, prep_end), Priority.ANNOUNCE, ctx, ex, home=gap_start)
+        elif kind:
             self.cue(kind, at, (early, prep_end), Priority.ANNOUNCE, ctx, ex,
                      said_by="intro" if named else "", home=gap_start, compact="next_short")
         # The setup after the announcement, unless the reminder near the end, which says it too,
-        # would follow it with little in between.
-        # (Once a block: later rounds hear it in the reminder of a long rest only.)
-        # (An intro that named the exercise at the start of a short lead-in is too far back too.)
-        ready = length >= READY_MIN_MS or (named and length >= NEXT_LATE_MS)
+        # would follow it with little in between; once a block (later rounds hear it in the
+        # reminder of a long rest). An intro that named the exercise at the start of a short
+        # lead-in is too far back too: a reminder follows it.
         if ex.setup and step.round == 1 and not (ready and length < SETUP_AND_READY_MS):
             self.cue("setup", at + 1, window, Priority.ANNOUNCE, ctx, ex)
         if ex.reps and ex.tips:
@@ -289,9 +316,11 @@ class _Builder:
                 switch_start = self.now
                 seg = self.segment(ex.switch_ms, "switch", **where, side=side)
                 ctx = self.exercise_context(step, side)
+                counts = countdown_from(switch_start, self.now, "switch")
                 if seg:
-                    self.cue("switch", switch_start, (switch_start, self.now), Priority.MARK, ctx, ex)
-                self.countdown(step, self.now, countdown_from(switch_start, self.now, "switch"), side)
+                    self.cue("switch", switch_start, (switch_start, speech_end(self.now, counts)), Priority.MARK, ctx, ex,
+                             compact="switch_short")
+                self.countdown(step, self.now, counts, side)
             start = self.now
             self.segment(ex.work_ms, "work", **where, side=side)
             self.work_cues(step, side, start, self.now, n)
@@ -330,8 +359,9 @@ class _Builder:
     def tips(self, step: _Step, ctx: Mapping[str, object], order: list[str], anchors: list[tuple[int, int]],
              start: int, free_end: int) -> None:
         """Tips spread over the free stretches between the set's fixed cues (go, halfway, time
-        left, the end count): each to the stretch that leaves the most room a tip, evenly inside
-        it, so none is glued behind another cue; a tip that fits nowhere may go anywhere free."""
+        left, the end count): each to a stretch with no tip yet, else to the one that leaves the
+        most room a tip, evenly inside it, so none is glued behind another cue; a tip that fits
+        nowhere may go anywhere free."""
         ex = step.exercise
         marks = sorted(anchors) + [(free_end, free_end)]
         gaps = [(a[1] + SPACING_MS, b[0] - SPACING_MS) for a, b in zip(marks, marks[1:]) if b[0] - a[1] > 2 * SPACING_MS]
@@ -343,7 +373,8 @@ class _Builder:
             if not fits:
                 homeless.append(tip)
                 continue
-            best = max(fits, key=lambda n: ((gaps[n][1] - gaps[n][0]) // (len(shares[n]) + 1), -n))
+            # A stretch with no tip yet first (one tip each half), then the one leaving most room.
+            best = max(fits, key=lambda n: (not shares[n], (gaps[n][1] - gaps[n][0]) // (len(shares[n]) + 1), -n))
             shares[best].append(tip)
         for (low, high), tips in zip(gaps, shares):
             for j, tip in enumerate(tips):

@@ -19,6 +19,7 @@ from coach.plan.timeline import CueRequest
 from coach.routine.durations import format_stamp
 
 GAP_MS = 150  # silence kept between two cues so they do not run together
+TIP_LEAD_MS = 500  # more before a tip: a tip glued behind another cue runs the two together
 
 
 @dataclass(frozen=True)
@@ -74,41 +75,9 @@ def schedule(requests: tuple[CueRequest, ...], lengths: Mapping[str, int], end_m
     tips_spoken: Counter[str] = Counter()
     tip_groups: dict[str, CueRequest] = {}
     settled: set[int] = set()  # requests placed, or said by another cue
-    for i in order:
-        req = requests[i]
-        if req.said_by and any(c.kind == req.said_by for c in placed):
-            settled.add(i)
-            continue  # placed earlier (same priority, earlier request) and says this already
-        if req.fallback and i - 1 in settled:
-            continue  # the full words fitted
-        has_fallback = i + 1 < len(requests) and requests[i + 1].fallback
-        length = lengths[req.speech]
-        # With compact words to fall back on, the full ones are tried at home only.
-        start = _place(req, length, free, end_ms, at_home=has_fallback or req.fallback)
-        if start is None and req.fallback:
-            # Neither fits at home: the full words, else the compact ones, wherever the window allows.
-            full = requests[i - 1]
-            for candidate in (full, req):
-                start = _place(candidate, lengths[candidate.speech], free, end_ms)
-                if start is not None:
-                    req, length = candidate, lengths[candidate.speech]
-                    break
-        if req.kind == "tip":
-            tip_groups.setdefault(req.group, req)
-        if start is None:
-            if has_fallback:
-                continue  # the compact words are tried next, and report what cannot be said
-            if req.kind != "tip" and length > 0:
-                warnings.append(
-                    f"{format_stamp(req.at_ms)} dropped `{req.kind}` cue {req.text!r}: no room "
-                    f"({length / 1000:.1f} s of speech, higher-priority cues or the segment end in the way)"
-                )
-            continue
-        if length == 0:
-            # Nothing to hear (an empty clip): the compact words, if any, are said instead.
-            if not has_fallback and req.text.strip():
-                warnings.append(f"{format_stamp(req.at_ms)} `{req.kind}` cue {req.text!r} is silent: its speech clip is empty")
-            continue
+    homeless: list[int] = []  # compact words that did not fit at home either: moved last, if at all
+
+    def put(i: int, req: CueRequest, start: int, length: int) -> None:
         settled.add(i)
         if 0 <= start < req.home_start_ms:
             warnings.append(
@@ -119,6 +88,52 @@ def schedule(requests: tuple[CueRequest, ...], lengths: Mapping[str, int], end_m
         placed.append(Cue(start, start + length, req.kind, req.text, req.speech))
         if req.kind == "tip":
             tips_spoken[req.group] += 1
+
+    def drop(req: CueRequest, length: int) -> None:
+        if req.kind != "tip" and length > 0:
+            warnings.append(
+                f"{format_stamp(req.at_ms)} dropped `{req.kind}` cue {req.text!r}: no room "
+                f"({length / 1000:.1f} s of speech, higher-priority cues or the segment end in the way)"
+            )
+
+    for i in order:
+        req = requests[i]
+        if req.said_by and any(c.kind == req.said_by for c in placed):
+            settled.add(i)
+            continue  # placed earlier (same priority, earlier request) and says this already
+        if req.fallback and i - 1 in settled:
+            continue  # the full words fitted
+        has_fallback = i + 1 < len(requests) and requests[i + 1].fallback
+        length = lengths[req.speech]
+        if req.kind == "tip":
+            tip_groups.setdefault(req.group, req)
+        # A cue with a home (its rest) is tried there first; compact words next; a move into the
+        # work before comes last, once everything else has its place.
+        start = _place(req, length, free, end_ms, at_home=req.home_start_ms >= 0)
+        if start is None:
+            if has_fallback:
+                continue  # the compact words are tried next, and report what cannot be said
+            if req.home_start_ms >= 0:
+                homeless.append(i)
+            else:
+                drop(req, length)
+            continue
+        if length == 0:
+            # Nothing to hear (an empty clip): the compact words, if any, are said instead.
+            if not has_fallback and req.text.strip():
+                warnings.append(f"{format_stamp(req.at_ms)} `{req.kind}` cue {req.text!r} is silent: its speech clip is empty")
+            continue
+        put(i, req, start, length)
+    for i in homeless:
+        # Nothing fits at home: the full words, else the compact ones, wherever the window allows.
+        for candidate in (requests[i - 1], requests[i]) if requests[i].fallback else (requests[i],):
+            length = lengths[candidate.speech]
+            start = _place(candidate, length, free, end_ms)
+            if start is not None and length > 0:
+                put(i, candidate, start, length)
+                break
+        else:
+            drop(requests[i], lengths[requests[i].speech])
     for group, req in tip_groups.items():
         if not tips_spoken[group]:
             warnings.append(f"tip never spoken, no free time in its exercise: {req.text!r}")
@@ -135,16 +150,18 @@ def _place(req: CueRequest, length: int, free: _Free, end_ms: int | None, at_hom
             return None
         return at if at >= req.window_start_ms and free.fits(at, at + length) else None
     low = max(req.window_start_ms, req.home_start_ms) if at_home else req.window_start_ms
+    lead = TIP_LEAD_MS if req.kind == "tip" else 0
     latest = req.window_end_ms - length
     if latest < low:
         return None
     wished = min(max(req.at_ms, low), latest)
     for start in free.candidates(wished, latest):
-        if start <= latest and free.fits(start, start + length):
+        start += lead if start > wished else 0
+        if start <= latest and free.fits(start - lead, start + length):
             return start
     # Nothing at or after the wished time: the latest free slot before it.
     for start in reversed(free.candidates(low, wished)):
-        start = min(start, wished)
-        if free.fits(start, start + length):
+        start = min(start + lead, wished)
+        if free.fits(start - lead, start + length):
             return start
     return None

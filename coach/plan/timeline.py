@@ -14,10 +14,10 @@ class Priority(IntEnum):
 
     TIP = 0
     REP = 1
-    PROGRESS = 2  # halfway, remaining
-    ANNOUNCE = 3  # intro, block, round, next
+    PROGRESS = 2  # halfway, remaining, rest_left
+    ANNOUNCE = 3  # intro, block, round, next (and its compact and repeated forms), setup, ready
     MARK = 4  # rest, switch, finish
-    COUNT = 5  # countdown
+    COUNT = 5  # countdown, end_count
     GO = 6  # a work segment starts: always on its first millisecond
 
 

@@ -233,7 +233,9 @@ def _exercise(doc: Doc, node: yaml.Node, what: str, defaults: dict[str, int]) ->
             items = doc.sequence(tip_node, f"{label}: `tips`", max_items=100) or []
         for item in doc.each(items):
             tip = doc.string(item, f"{label}: tip", max_len=500)
-            if tip is not None:
+            if tip is not None and not any(c.isalnum() for c in tip):
+                doc.error(item, f"{label}: tip {tip!r} has no words to say", "write the tip in words, or leave it out")
+            elif tip is not None:
                 tips.append(tip)
     cues, _ = _cues(doc, keys["cues"], f"{label}: `cues`") if "cues" in keys else (MappingProxyType({}), {})
     if None in (name, work, rest, switch, sides, tempo) or ("reps" in keys and reps is None):

@@ -202,7 +202,8 @@ class Doc:
             self.error(node, f"{what} must be {low}, not {short(value)}")
             return None
         if ms > maximum_ms:
-            self.error(node, f"{what} is too long ({short(value)}, {format_clock(ms)}); at most {maximum_ms // 3_600_000} hours")
+            clock = short(format_clock(ms), quote=False)
+            self.error(node, f"{what} is too long ({short(value)}, {clock}); at most {maximum_ms // 3_600_000} hours")
             return None
         return ms
 

@@ -128,3 +128,38 @@ def test_bad_music_is_one_clear_error_and_nothing_written(
         render(session, out, RenderOptions(music=path))
     assert "music" in str(caught.value)
     assert not out.exists() and not list(tmp_path.glob(".*part*"))
+
+
+def _tone_file(path: Path, seconds: float, channels: int) -> Path:
+    sources = [arg for n in range(channels) for arg in ("-f", "lavfi", "-i", f"sine=frequency={220 * (n + 2)}:duration={seconds}")]
+    layout = {1: "mono", 2: "stereo", 6: "5.1"}[channels]
+    joined = "".join(f"[{n}]" for n in range(channels))
+    subprocess.run([ffmpeg_path(), "-v", "error", "-y", *sources, "-filter_complex",
+                    f"{joined}join=inputs={channels}:channel_layout={layout}[a]" if channels > 1 else "[0]anull[a]",
+                    "-map", "[a]", "-ar", str(RATE), str(path)], check=True)
+    return path
+
+
+@pytest.mark.ffmpeg
+@pytest.mark.parametrize(("channels", "seconds"), [(2, 20), (6, 20), (2, 0.05)], ids=["stereo", "5.1", "50ms-loop"])
+def test_the_session_is_on_target_whatever_the_music(session: Session, tmp_path: Path, channels: int,
+                                                      seconds: float) -> None:
+    """The mastering meters the music's tracks; what the session plays of them can differ (a 5.1
+    downmix, a loop shorter than its crossfades): the file as decoded is what is checked."""
+    from coach.audio import ebur128
+
+    bed = _tone_file(tmp_path / f"bed{channels}.wav", seconds, channels)
+    out = tmp_path / "m.mp3"
+    report = render(session, out, RenderOptions(rate=RATE, music=bed))
+    measured = ebur128.measure_file(out)  # an independent meter: ffmpeg's
+    assert abs(measured.integrated + 16) <= 0.5 and abs(report.measured.integrated + 16) <= 0.5, measured
+
+
+def test_an_image_as_music_says_it_has_no_audio(session: Session, tmp_path: Path) -> None:
+    from PIL import Image
+
+    image = tmp_path / "cover.png"
+    Image.new("RGB", (32, 32)).save(image)
+    with pytest.raises(MediaError, match="it has no audio") as caught:
+        render(session, tmp_path / "x.mp3", RenderOptions(music=image))
+    assert "trailing" not in str(caught.value)

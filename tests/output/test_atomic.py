@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from conftest import decode
-from procs import ROUTINE, command, env, leftovers
+from procs import ROUTINE, command, env, group_ends, leftovers
 
 TRIALS = int(os.environ.get("COACH_KILL_TRIALS", "5"))  # per signal
 STARTUP_TRIALS = int(os.environ.get("COACH_STARTUP_TRIALS", "40"))
@@ -66,21 +66,6 @@ def reference(tmp_path_factory: pytest.TempPathFactory) -> Reference:
     return Reference(routine, folder / "cache", complete, *times)
 
 
-def group_ends(pgid: int, timeout: float = 30) -> bool:
-    """Whether every process of the render's group (ffmpeg, synthesis workers) ends by itself
-    once coach has; the stragglers are killed either way."""
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            os.killpg(pgid, 0)
-        except ProcessLookupError:
-            return True
-        if time.monotonic() > deadline:
-            os.killpg(pgid, signal.SIGKILL)
-            return False
-        time.sleep(0.02)
-
-
 def assert_whole(out: Path, had_previous: bool, reference: Reference, note: str) -> None:
     if not out.exists():
         assert not had_previous, f"{note}: the previous file is gone"
@@ -114,11 +99,14 @@ def before_coach(returncode: int, stderr: str) -> bool:
         return True  # no SIGINT handler installed yet
     if returncode == 1 and stderr == "KeyboardInterrupt\n":
         return True  # compiling the `coach` script: no Python frame yet
+    if stderr.startswith("Failed checking if argv[0] is an import path entry"):
+        return True  # the interpreter checking the `coach` script's path (reported, then it carries on)
     if re.match(r"Could not \w+ runpy", stderr):
         return True  # `python -m` loading its runpy module
-    return (  # the launcher (runpy, or the script's own lines), before it calls coach.entry.main
+    return (  # the launcher (runpy, or the `coach` script's own import line), before it imports coach.entry;
+        # `python -m coach`'s __main__ reports a Ctrl-C during that import itself
         returncode == -signal.SIGINT and stderr.startswith("Traceback") and stderr.endswith("KeyboardInterrupt\n")
-        and not re.search(r'coach/entry\.py", line \d+, in main', stderr)
+        and not re.search(r'coach/(entry|__main__)\.py", line \d+, in ', stderr)
     )
 
 

@@ -35,7 +35,8 @@ def plan(routine: Routine) -> tuple[Timeline, Schedule, Phrasebook]:
     return timeline, schedule(timeline.requests, lengths, timeline.duration_ms), book
 
 
-_OPEN = pytest.mark.xfail(reason="open: a 5-s rest that starts a round has no room for `again`", strict=True)
+_OPEN = pytest.mark.xfail(reason="open: a 5-s rest before the final round has no room for `Final round.` beside "
+                                 "`Rest.` and `Side plank again.` (dropped, with a warning)", strict=True)
 
 
 @pytest.fixture(params=[pytest.param(r, marks=_OPEN) if r.endswith("coaching_sides_short.yaml") else r for r in ROUTINES],
@@ -108,10 +109,13 @@ def check_structure(routine: Routine, sched: Schedule, book: Phrasebook) -> None
     for block in routine.blocks:
         size = book.unit(len(block.exercises), "exercise")
         assert any(c.kind == "block" and c.text.startswith(block.name) and size in c.text for c in sched.cues)
-    rounds = sum(b.rounds - 1 for b in routine.blocks if b.rounds > 1)
-    assert kinds.count("round") == rounds and kinds.count("final_round") == sum(b.rounds > 1 for b in routine.blocks)
+    # Rounds 2 to n-1 as "Round k of n", the last as "Final round"; round 1 where there is time for it.
+    rounds = sum(b.rounds - 2 for b in routine.blocks if b.rounds > 1)
+    assert rounds <= kinds.count("round") <= rounds + len(routine.blocks)
+    assert kinds.count("final_round") == sum(b.rounds > 1 for b in routine.blocks)
     last = routine.blocks[-1].exercises[-1].name
-    assert any(c.kind == "last_exercise" and last in c.text for c in sched.cues) or len(list(compiler.steps(routine))) == 1
+    # (In a rest too short for it, the compact "Next: ..." names it.)
+    assert any(c.kind in ("last_exercise", "next_short") and last in c.text for c in sched.cues) or len(list(compiler.steps(routine))) == 1
     different = len({e.name for b in routine.blocks for e in b.exercises})
     assert any(c.kind == "finish" and book.unit(different, "exercise") in c.text for c in sched.cues)
 
@@ -157,7 +161,8 @@ def check_reps(routine: Routine, timeline: Timeline, sched: Schedule, book: Phra
             assert ups == [seg.start_ms + k * ex.tempo_ms + sum(ex.tempo_phases[:-1]) for k in range(ex.reps)]
             assert sum(c.kind == "down" for c in cues) == ex.reps
         tempo = book.duration(ex.tempo_ms)
-        assert any(c.kind in ("intro", "next", "last_exercise") and tempo in c.text and ex.name in c.text for c in sched.cues)
+        assert any(c.kind in ("intro", "next", "last_exercise") and tempo in c.text and ex.name in c.text
+                   or c.kind == "next_short" and ex.name in c.text for c in sched.cues)
 
 
 def check_short_rests(timeline: Timeline, sched: Schedule) -> None:
@@ -180,8 +185,7 @@ def check_beeps(timeline: Timeline, sched: Schedule) -> None:
         assert not covered, (tone, covered)
 
 
-def test_the_rules_hold(planned: tuple[Routine, Timeline, Schedule, Phrasebook]) -> None:
-    routine, timeline, sched, book = planned
+def check_all(routine: Routine, timeline: Timeline, sched: Schedule, book: Phrasebook) -> None:
     check_sides(routine, timeline, sched, book)
     check_end_count(timeline, sched, routine)
     check_reminders_and_silence(timeline, sched, routine)
@@ -192,13 +196,20 @@ def test_the_rules_hold(planned: tuple[Routine, Timeline, Schedule, Phrasebook])
     check_beeps(timeline, sched)
 
 
+def test_the_rules_hold(planned: tuple[Routine, Timeline, Schedule, Phrasebook]) -> None:
+    check_all(*planned)
+
+
 # ---- generated routines -------------------------------------------------------------------
 
 _NAMES = ["Squat", "Plank", "Lunge", "Bridge", "Row", "Press"]
 
 
 @st.composite
-def routines(draw: st.DrawFn) -> Routine:
+def routines(draw: st.DrawFn, roomy: bool = False) -> Routine:
+    """Any routine; `roomy` ones give every cue a chance (rests of 15 s or more, sets of 15 s or
+    more, a 20-s lead-in), where the rules must hold to the letter."""
+    rests = [15_000, 30_000, 45_000, 60_000] if roomy else [0, 2000, 3000, 5000, 10_000, 15_000, 30_000, 60_000]
     blocks = []
     for b in range(draw(st.integers(1, 3))):
         exercises = []
@@ -206,30 +217,43 @@ def routines(draw: st.DrawFn) -> Routine:
             reps = draw(st.none() | st.integers(1, 12))
             phases = draw(st.sampled_from([(), (2000, 1000), (3000, 1000, 1000)])) if reps else ()
             tempo = sum(phases) if phases else draw(st.integers(2, 4)) * 1000
+            work = reps * tempo if reps else draw(st.integers(15 if roomy else 10, 60)) * 1000
             exercises.append(Exercise(
-                f"{_NAMES[(b * 3 + e) % len(_NAMES)]} {b}{e}", reps * tempo if reps else draw(st.integers(10, 60)) * 1000,
-                draw(st.sampled_from([0, 2000, 3000, 5000, 10_000, 15_000, 30_000, 45_000, 60_000])),
+                f"{_NAMES[(b * 3 + e) % len(_NAMES)]} {b}{e}", work, draw(st.sampled_from(rests)),
                 reps=reps, tempo_ms=tempo if reps else None, sides=not reps and draw(st.booleans()),
                 first_side=draw(st.sampled_from(["left", "right"])), tempo_phases=phases,
                 tips=tuple(draw(st.lists(st.sampled_from(["Brace.", "Breathe out as you push.", "Keep your back long."]),
                                          max_size=3, unique=True))),
                 setup=draw(st.sampled_from(["", "Feet flat."])),
             ))
-        blocks.append(Block(f"Block {b}", tuple(exercises), draw(st.integers(1, 3)), draw(st.sampled_from([0, 30_000, 60_000]))))
-    return Routine("Generated", tuple(blocks), lead_in_ms=draw(st.sampled_from([10_000, 20_000])))
+        round_rest = draw(st.sampled_from([30_000, 60_000] if roomy else [0, 30_000, 60_000]))
+        blocks.append(Block(f"Block {b}", tuple(exercises), draw(st.integers(1, 3)), round_rest))
+    return Routine("Generated", tuple(blocks), lead_in_ms=20_000 if roomy else draw(st.sampled_from([10_000, 20_000])))
 
 
-@pytest.mark.xfail(reason="open: generated edge cases (0-2 s rests, crowded sets) still break density, beeps and "
-                          "moved-cue reporting; see the coaching notes", strict=False)
+def check_reported(timeline: Timeline, sched: Schedule) -> None:
+    """Nothing lost quietly: each exercise is announced before it, or a warning says what was
+    dropped there; each cue moved into work is reported."""
+    homes = {(r.kind, r.text, r.home_start_ms) for r in timeline.requests if r.home_start_ms >= 0}
+    moved = [c for c in sched.cues
+             if any(kind == c.kind and text == c.text and c.start_ms < home <= c.start_ms + 8000 for kind, text, home in homes)]
+    assert len(moved) == len([w for w in sched.warnings if "moved into the work" in w]), (moved, sched.warnings)
+
+
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(routines())
-def test_the_rules_hold_on_generated_routines(routine: Routine) -> None:
+def test_the_timing_rules_hold_on_any_generated_routine(routine: Routine) -> None:
     timeline, sched, book = plan(routine)
     check_end_count(timeline, sched, routine)
     check_density(timeline, sched)
     check_beeps(timeline, sched)
-    moved = [c for c in sched.cues if c.kind in ANNOUNCING and c.kind != "intro" and timeline.segment_at(c.start_ms).kind == "work"]
-    assert len(moved) == len([w for w in sched.warnings if "moved into the work" in w])
+    check_reported(timeline, sched)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(routines(roomy=True))
+def test_all_the_rules_hold_on_generated_routines_with_room(routine: Routine) -> None:
+    check_all(routine, *plan(routine))
 
 
 # ---- pace and language --------------------------------------------------------------------

@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from coach.plan.scheduler import GAP_MS, schedule
+from coach.plan.scheduler import GAP_MS, TIP_LEAD_MS, schedule
 from coach.plan.timeline import CueRequest, Priority
 
 
@@ -20,7 +20,8 @@ def test_higher_priority_wins_and_lower_slides_later() -> None:
     result = schedule((tip, halfway), {tip.speech: 1500, halfway.speech: 800})
     placed = {c.kind: (c.start_ms, c.end_ms) for c in result.cues}
     assert placed["halfway"] == (1000, 1800)
-    assert placed["tip"] == (1800 + GAP_MS, 1800 + GAP_MS + 1500)
+    # (A tip keeps more room before it than other cues: never glued behind one.)
+    assert placed["tip"] == (1800 + GAP_MS + TIP_LEAD_MS, 1800 + GAP_MS + TIP_LEAD_MS + 1500)
     assert result.warnings == ()
 
 

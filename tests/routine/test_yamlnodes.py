@@ -85,3 +85,8 @@ def test_unbounded_files_are_read_with_a_bound(tmp_path: Path) -> None:
     with pytest.raises(RoutineError, match="too large"):
         loader.load(fifo)
     writer.join(5)
+
+
+def test_a_tip_of_punctuation_only_is_refused_with_its_line() -> None:
+    message = _error(_routine(exercise='{name: Plank, tips: ["Breathe.", "..."]}'))
+    assert message.startswith("r.yaml:5: ") and "tip '...' has no words to say" in message

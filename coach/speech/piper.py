@@ -5,7 +5,7 @@ library was loaded RTLD_GLOBAL first, so this engine is `isolated`: it speaks on
 processes of its own, and the process that lists and chooses voices imports neither piper nor
 onnxruntime. It samples noise, so the same text twice differs: the cache key carries the versions,
 the voice files' hash and every setting. One onnxruntime thread a worker (faster than its pool on
-shared cores), and about 230 MB a loaded voice: workers are bounded by memory. Piper leaves no
+shared cores), and 265-295 MB a worker with a medium voice: workers are bounded by memory. Piper leaves no
 pause between sentences: coach puts one in.
 """
 
@@ -35,11 +35,13 @@ SENTENCE_PAUSE_MS = 300
 ESPEAK_WPM = (0.822, 20.2)
 NATURAL_WPM = 178.0
 RATE_EXPONENT = 0.76
-# A render's whole process tree stays under TREE_BUDGET_MB: a worker holding a voice takes about
-# WORKER_BASE_MB plus twice the model file (230-250 MB for a 63 MB medium voice, measured).
+# A render's whole process tree stays under TREE_BUDGET_MB. Measured with the 63 MB medium test voice
+# over the built-in session's cues: a worker peaks at 265-295 MB (onnxruntime's arena grows with
+# the longest cue), the main process at 53 MB and multiprocessing's resource tracker at 15 MB; two
+# such workers made 568-634 MB, so a medium voice gets one worker, a low one (20-30 MB) two.
 TREE_BUDGET_MB = 600
-WORKER_BASE_MB = 110
-MAIN_MB = 110
+WORKER_BASE_MB = 170  # plus twice the model file
+MAIN_MB = 70
 
 
 def looks_like_piper_voice(name: str) -> bool:
@@ -108,7 +110,7 @@ class PiperEngine:
         return Clip(np.concatenate(parts) if parts else np.zeros(0, dtype=np.int16), rate)
 
     def _voice(self, model: Path) -> Any:
-        """The loaded voice (one at a time: each takes about 230 MB)."""
+        """The loaded voice (one at a time: each takes a few hundred MB)."""
         if self._loaded is not None and self._loaded[0] == model:
             return self._loaded[1]
         try:

@@ -157,3 +157,11 @@ def test_voices_lists_installed_piper_voices_first_with_quality_and_licence(pipe
     assert lines[0].split()[:2] == ["piper", TEST_VOICE]
     assert "medium" in lines[0] and "CC0" in lines[0] and "lessac" in lines[0]
     assert any(line.startswith("pyttsx3") for line in lines[1:])
+
+
+def test_workers_are_bounded_by_the_memory_of_the_process_tree(piper_voices: Path) -> None:
+    engine = choose("piper", Voice(TEST_VOICE), "en")
+    medium = resolve_voice(engine, Voice(TEST_VOICE), "en")
+    assert engine.max_workers(medium) == 1  # 70 MB + 2 x 296 MB would pass 600 MB
+    model_mb = voices.model_path(TEST_VOICE).stat().st_size / 1e6
+    assert piper.MAIN_MB + (piper.WORKER_BASE_MB + 2 * model_mb) <= piper.TREE_BUDGET_MB

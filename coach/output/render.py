@@ -299,8 +299,8 @@ def _encode(mastered: Mixdown, tmp: Path, out: Path, options: RenderOptions, inf
 def _corrected(settings: MixSettings, measured: Loudness, sent: float, shift: float, options: RenderOptions,
                slope: float) -> MixSettings | None:
     """New settings when the file as decoded is off the loudness target (the encoder moved it other
-    than `shift` foretold, or the music did) or has a true peak over the ceiling, else None. More gain means more limiting: loudness grows about
-    `slope` dB per dB of gain."""
+    than `shift` foretold, or the music did) or has a true peak over the ceiling, else None. More
+    gain means more limiting: loudness grows about `slope` dB per dB of gain."""
     excess = measured.true_peak - options.true_peak
     # Off the target, whatever the cause: the encoder did what `shift` did not foretell, or the music
     # (its measured tracks are not quite the bed the session plays: a short loop, a surround downmix).

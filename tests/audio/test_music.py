@@ -146,12 +146,12 @@ def test_the_session_is_on_target_whatever_the_music(session: Session, tmp_path:
                                                       seconds: float) -> None:
     """The mastering meters the music's tracks; what the session plays of them can differ (a 5.1
     downmix, a loop shorter than its crossfades): the file as decoded is what is checked."""
-    from coach.audio import loudness
+    from coach.audio import ebur128
 
     bed = _tone_file(tmp_path / f"bed{channels}.wav", seconds, channels)
     out = tmp_path / "m.mp3"
     report = render(session, out, RenderOptions(rate=RATE, music=bed))
-    measured = loudness.measure_file(out)
+    measured = ebur128.measure_file(out)
     assert abs(measured.integrated + 16) <= 0.5 and abs(report.measured.integrated + 16) <= 0.5, measured
 
 

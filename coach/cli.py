@@ -344,7 +344,7 @@ def play(
 def serve(
     routines: list[str] | None = typer.Argument(None, help="Routine YAML files or built-in names (default: lower-back).",
                                                 show_default=False),
-    port: int = typer.Option(8765, "--port", help="Port to listen on; 0 picks a free one.", min=0, max=65535),
+    port: int = typer.Option(defaults.SERVE_PORT, "--port", help="Port to listen on; 0 picks a free one.", min=0, max=65535),
     host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on (0.0.0.0: every network)."),
     lan: bool = typer.Option(False, "--lan", help="Listen on the local network, for a phone (same as --host 0.0.0.0)."),
     bitrate: str | None = typer.Option(None, "--bitrate", help="MP3 bitrate, e.g. 96k (default: 64k voice only, 128k with music)."),
@@ -362,6 +362,7 @@ def serve(
     import tempfile
 
     from coach import progress
+    from coach.output import uptodate
     from coach.output.render import RenderOptions, check
     from coach.routine import loader
     from coach.serve import app as web
@@ -377,8 +378,9 @@ def serve(
         served: list[sessions.Served] = []
         for routine in loaded:
             session = _prepare(routine, speech)
+            stamp = uptodate.key(routine, speech, options)  # tagged as `coach render` tags it
             with progress.bar(f"Rendering {session.routine.title}") as update:
-                served.append(sessions.render_session(session, Path(folder), options, [s.slug for s in served], update))
+                served.append(sessions.render_session(session, Path(folder), options, [s.slug for s in served], update, stamp))
         key = web.new_key()
         site = web.create(served, key)
         url = server.address(sock, key)

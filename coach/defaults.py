@@ -12,3 +12,4 @@ FORMAT = "mp3"
 CHAPTERS = "exercise"
 MAX_WORKERS = 4  # speech workers, MP3 encoders and measuring threads: one per core, at most this many
 ROUTINE = "lower-back"
+SERVE_PORT = 8765  # `coach serve` listens here unless told --port

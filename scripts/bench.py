@@ -389,7 +389,7 @@ def measure(args: argparse.Namespace, repeat: int, work: Path, load_start: float
 
     piper = piper_env(env, work) if args.engine == "pyttsx3" else None
     if piper is not None:
-        run(coach("render", "-q", "-o", str(out), "--engine", "piper"), piper)
+        run(coach("render", "-q", "--force", "-o", str(out), "--engine", "piper"), piper)
     times: dict[str, list[float]] = {k: [] for k in ("floor", "lavfi", "reference", "warm", "warm1", "cold", "piper_warm", "piper_cold", "uptodate", "help")}
     for i in range(repeat):
         log(f"bench: round {i + 1} of {repeat}: floor, reference, warm, warm with one encoder, cold")
@@ -404,8 +404,8 @@ def measure(args: argparse.Namespace, repeat: int, work: Path, load_start: float
         cold_env = dict(env, COACH_CACHE_DIR=str(work / f"cold-{i}"))
         times["cold"].append(run(coach("render", "-q", "-o", str(out), *engine), cold_env))
         if piper is not None:  # the same round: the ratio with pyttsx3's cold render is fair under load
-            times["piper_warm"].append(run(coach("render", "-q", "-o", str(out), "--engine", "piper"), piper))
-            times["piper_cold"].append(run(coach("render", "-q", "-o", str(out), "--engine", "piper"),
+            times["piper_warm"].append(run(coach("render", "-q", "--force", "-o", str(out), "--engine", "piper"), piper))
+            times["piper_cold"].append(run(coach("render", "-q", "--force", "-o", str(out), "--engine", "piper"),
                                            dict(piper, COACH_CACHE_DIR=str(work / f"piper-cold-{i}"))))
 
     peer: float | None = None
@@ -429,7 +429,7 @@ def measure(args: argparse.Namespace, repeat: int, work: Path, load_start: float
     trees = {}
     if piper is not None:
         log("bench: memory of the whole process tree, cold renders")
-        trees = {name: tree_peak_mb(coach("render", "-q", "-o", str(out), "--engine", name),
+        trees = {name: tree_peak_mb(coach("render", "-q", "--force", "-o", str(out), "--engine", name),
                                     dict(e, COACH_CACHE_DIR=str(work / f"tree-{name}")))
                  for name, e in (("pyttsx3", env), ("piper", piper))}
     log("bench: start-up and compiling")

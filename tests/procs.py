@@ -9,10 +9,10 @@ import sys
 import time
 from pathlib import Path
 
-# A routine of 3 min 22 s: enough distinct cues (27, over 24) for parallel synthesis, no dropped cues.
+# A routine of 3 min 26 s: enough distinct cues (27, over 24) for parallel synthesis, no dropped cues.
 ROUTINE = """\
 title: Faults
-lead_in: 8s
+lead_in: 12s
 outro: 4s
 defaults: {work: 15s, rest: 7s, switch: 4s}
 blocks:

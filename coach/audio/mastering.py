@@ -87,17 +87,20 @@ def master(
     tones_db = voice_target - SINE_LUFS
     settings = replace(base, voice_db=voice_db, tones_db=tones_db, music_db=music_db, duck_db=duck_db, ceiling_db=ceiling)
     measured = speech
+    last: Mixdown | None = None  # the last take, its clips limited: the result, most often
 
     def voice_at(trim_db: float) -> tuple[float, float]:
-        nonlocal measured
-        limited = mix.with_settings(trimmed(settings, trim_db))
-        measured, slope = voice_measure(limited, limited.adjusted(ceiling_db=None))
+        nonlocal measured, last
+        last = None  # one take's limited clips in memory at a time
+        last = mix.with_settings(trimmed(settings, trim_db))
+        measured, slope = voice_measure(last, last.adjusted(ceiling_db=None))
         return measured.integrated, slope
 
     trim, slope, tries = _solve(voice_at, voice_target, 0.0)
     final = trimmed(settings, trim)
     passes = 1 + tries + (music is not None)
-    return mix.with_settings(final), Mastering(final, speech, music, measured, passes, slope)
+    result = last if last is not None and last.settings == final else mix.with_settings(final)
+    return result, Mastering(final, speech, music, measured, passes, slope)
 
 
 def _solve(

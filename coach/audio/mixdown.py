@@ -13,6 +13,7 @@ Mono without music, stereo (voice in the centre) with it; frames come interleave
 from __future__ import annotations
 
 import bisect
+import collections
 import copy
 from collections.abc import Hashable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -28,6 +29,7 @@ from coach.plan.scheduler import Cue
 from coach.speech.clip import Clip
 
 PEAK_DBFS = -1.0
+RECENT_PARTS = 32  # voice parts kept for measuring, to be given again when their clip recurs
 FULL_SCALE = 32768.0
 
 
@@ -169,7 +171,9 @@ class Mixdown:
         events = sorted([(s, e, ("speech", c.speech)) for (s, e), c in zip(self._spans, self.cues) if self._voice_gain]
                         + [(t, t + len(self._tone_audio[tone.sound]), ("tone", tone.sound))
                            for t, tone in zip(self._tone_starts, self.tones) if self._tone_gain])
-        seen: dict[Hashable, np.ndarray] = {}  # a clip or tone heard again: the same samples, made once
+        # A clip or tone heard again soon: the same samples, made once. Only the last few are kept
+        # (one made again later is the same): memory stays flat in the number of distinct clips.
+        seen: collections.OrderedDict[Hashable, np.ndarray] = collections.OrderedDict()
         i = 0
         while i < len(events):
             start, end, name = events[i]
@@ -182,6 +186,7 @@ class Mixdown:
             if hi <= lo:
                 pass
             elif alone is not None and alone in seen:
+                seen.move_to_end(alone)
                 yield lo, alone, seen[alone]
             else:
                 if self._limiter is not None and not self._music_gain:
@@ -193,6 +198,8 @@ class Mixdown:
                         self._tones(lo, hi - lo, part)
                 if alone is not None:
                     seen[alone] = part
+                    if len(seen) > RECENT_PARTS:
+                        seen.popitem(last=False)
                 yield lo, alone, part
             i = j
 

@@ -26,13 +26,14 @@ class Sound:
 
 
 SOUNDS: dict[str, Sound] = {
-    "count": Sound(((880.0, 110),), -6.0),
-    "go": Sound(((1320.0, 300),), -4.0),  # ends before "Go!", after a spoken "1" of up to 650 ms
+    "count": Sound(((880.0, 100),), -6.0),
+    "go": Sound(((1320.0, 300),), -4.0),  # ends before "Go!", after a spoken "1" of up to 660 ms
     "work": Sound(((523.25, 140), (784.0, 220)), -14.0),  # soft rising fifth
     "rest": Sound(((784.0, 140), (523.25, 260)), -14.0),  # soft falling fifth
 }
 PREPARATION = ("lead_in", "rest", "round_rest", "switch")
-LEAD_MS = 50  # silence between a tone's end and the word it announces
+LEAD_MS = 40  # silence between a tone's end and the word it announces (a pip then fits in the
+# 150 ms the scheduler keeps free before a count)
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,8 @@ from coach.audio.meter import Loudness, hop_frames, integrated, k_energy
 from coach.audio.mixdown import FULL_SCALE, Mixdown
 from coach.tools import workers
 
+RECENT_CLIPS = 32  # distinct clips whose energies are kept for their next placement
+
 
 def voice_loudness(mix: Mixdown) -> Loudness:
     """The integrated loudness (BS.1770: 400 ms blocks every 100 ms, gated at -70 LUFS and 10 LU
@@ -35,12 +37,15 @@ def voice_measure(mix: Mixdown, unlimited: Mixdown | None = None) -> tuple[Loudn
     threads = workers()
     mix.prepare_clips(threads)
     plain = unlimited.voice_parts(apart=tail) if unlimited is not None else None
-    energies: dict[Hashable, Future[np.ndarray]] = {}  # a distinct clip or tone's, kept; others' until used
-    ahead: collections.deque[tuple[int, Hashable, np.ndarray]] = collections.deque()
+    # The energies of the clips heard last, kept for their next placement; any other is filtered
+    # again when it recurs (the same samples: the same result, to rounding), so memory does not grow with the
+    # number of distinct clips.
+    recent: collections.OrderedDict[Hashable, Future[np.ndarray]] = collections.OrderedDict()
+    ahead: collections.deque[tuple[int, Hashable, np.ndarray, Future[np.ndarray]]] = collections.deque()
 
-    def add(start: int, name: Hashable, samples: np.ndarray) -> None:
+    def add(start: int, name: Hashable, samples: np.ndarray, energy_of: Future[np.ndarray]) -> None:
         nonlocal free, total
-        energy = (energies[name] if name is not None else energies.pop(("at", start))).result()
+        energy = energy_of.result()
         first, last = start // hop, (start + len(energy) - 2) // hop
         bounds = np.clip(np.arange(first, last + 2) * hop - start, 0, len(energy) - 1)
         steps[first : last + 1] += np.diff(energy[bounds])
@@ -57,13 +62,18 @@ def voice_measure(mix: Mixdown, unlimited: Mixdown | None = None) -> tuple[Loudn
             total += share[1]
 
     # Parts are filtered on every core a few ahead of where they are added up (numpy's FFTs let go
-    # of the GIL); only the distinct clips' energies are kept, so memory does not grow with length.
+    # of the GIL): memory is bounded by those ahead and the recent ones, whatever the length.
     with ThreadPoolExecutor(threads) as pool:
         for start, name, samples in mix.voice_parts(apart=tail):
-            key = name if name is not None else ("at", start)
-            if key not in energies:
-                energies[key] = pool.submit(k_energy, samples / FULL_SCALE, mix.rate, tail)
-            ahead.append((start, name, samples))
+            energy_of = recent.get(name) if name is not None else None
+            if energy_of is None:
+                energy_of = pool.submit(k_energy, samples / FULL_SCALE, mix.rate, tail)
+            if name is not None:
+                recent[name] = energy_of
+                recent.move_to_end(name)
+                if len(recent) > RECENT_CLIPS:
+                    recent.popitem(last=False)
+            ahead.append((start, name, samples, energy_of))
             if len(ahead) > 4 * threads:
                 add(*ahead.popleft())
         while ahead:

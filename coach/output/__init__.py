@@ -1,1 +1,2 @@
-"""The file sink: render, encode, MP3 splicing, tags, cover, chapters, subtitles, remembered mastering."""
+"""The file sink: render, encode, MP3 splicing, tags, cover, chapters, subtitles, remembered mastering,
+up to date."""

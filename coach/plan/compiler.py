@@ -25,8 +25,8 @@ NEXT_LATE_MS = 13_000  # in a shorter one the announcement is wished this long b
 REST_LEFT_MIN_MS = 40_000  # rests this long say the time left about every REST_LEFT_EVERY_MS
 REST_LEFT_EVERY_MS = 20_000
 MARK_ROOM_MS = 2_500  # a short rest keeps this much before its countdown for "Rest." and "Next: ..."
+SWITCH_ROOM_MS = 1_800  # "Switch: right side." at about 160 words a minute, and the gap after it
 SPACING_MS = 150  # as the scheduler keeps between cues
-TONE_ROOM_MS = 200  # kept free before a countdown for its first pip
 GO_ROOM_MS = 400  # kept free before a work start with no countdown, for the go tone
 MS_PER_WORD = 390  # a speech-length guess at the measured 2.6 words a second, to spread tips before clips exist
 SIDE_ORDER = {"left": ("left", "right"), "right": ("right", "left")}
@@ -39,19 +39,23 @@ def estimate_ms(text: str) -> int:
 
 def speech_end(work_start_ms: int, counts: int) -> int:
     """Where what is said before a countdown of `counts` (or before a work start with none) must
-    have ended: nothing runs into the countdown, and a beep has room before it (tones.py)."""
-    return work_start_ms - counts * 1000 - (TONE_ROOM_MS if counts else GO_ROOM_MS)
+    have ended: nothing runs into the countdown, and the go tone has room (tones.py; a pip fits
+    in the spacing the scheduler keeps before the count)."""
+    return work_start_ms - (counts * 1000 if counts else GO_ROOM_MS)
 
 
 def countdown_from(prep_start_ms: int, work_start_ms: int, kind: str) -> int:
     """From which number the countdown into work counts: 3, less when the time before it is short.
 
     A short rest keeps its first MARK_ROOM_MS for the compact "Rest." and "Next: ..." (a count that
-    starts at the rest's first millisecond leaves no room for them).
+    starts at the rest's first millisecond leaves no room for them); a short switch its first
+    SWITCH_ROOM_MS for the side it switches to.
     """
     length = work_start_ms - prep_start_ms
     if kind in ("rest", "round_rest") and length >= 1000:
         return min(COUNTDOWN_FROM, max(1, (length - MARK_ROOM_MS) // 1000))
+    if kind == "switch" and length >= 1000:  # "Switch: right side." first, then the count
+        return min(COUNTDOWN_FROM, max(1, (length - SWITCH_ROOM_MS) // 1000))
     return max(0, min(COUNTDOWN_FROM, length // 1000))
 
 
@@ -251,7 +255,10 @@ class _Builder:
         # Block and round come first, where they leave the exercise's announcement its room.
         # (When the intro says it, what needs the room is the reminder that follows, if any.)
         ready = length >= READY_MIN_MS or (named and length >= NEXT_LATE_MS)
-        said = self.peek("ready" if named and ready else kind, ctx, ex) if kind else ""
+        # (An intro expected to fit names the exercise: then only a reminder needs the room.)
+        intro = self.requests[0] if self.requests and self.requests[0].kind == "intro" else None
+        intro_says = named and intro is not None and estimate_ms(intro.text) <= prep_end - gap_start
+        said = self.peek("ready" if named and ready else kind, ctx, ex) if kind and not (intro_says and not ready) else ""
         structure = (gap_start, prep_end - (estimate_ms(said) + SPACING_MS if said else 0))
         if step.first_of_block:
             plan = self.book.unit(len(block.exercises), "exercise")
@@ -313,7 +320,8 @@ class _Builder:
                 ctx = self.exercise_context(step, side)
                 counts = countdown_from(switch_start, self.now, "switch")
                 if seg:
-                    self.cue("switch", switch_start, (switch_start, speech_end(self.now, counts)), Priority.MARK, ctx, ex)
+                    self.cue("switch", switch_start, (switch_start, speech_end(self.now, counts)), Priority.MARK, ctx, ex,
+                             compact="switch_short")
                 self.countdown(step, self.now, counts, side)
             start = self.now
             self.segment(ex.work_ms, "work", **where, side=side)

@@ -45,12 +45,13 @@ class Served:
 
 def render_session(
     session: Session, folder: Path, options: RenderOptions, taken: Collection[str] = (),
-    progress: Callable[[int, int], None] | None = None,
+    progress: Callable[[int, int], None] | None = None, stamp: str | None = None,
 ) -> Served:
-    """Render `session` into `folder` (as SLUG.mp3, a slug not in `taken`) and describe it."""
+    """Render `session` into `folder` (as SLUG.mp3, a slug not in `taken`) and describe it;
+    `stamp` is the up-to-date key `coach render` would tag the file with."""
     slug = unique_slug(session.routine.slug, taken)
     audio = folder / f"{slug}.mp3"
-    render(session, audio, options, progress)
+    render(session, audio, options, progress, stamp=stamp)
     data, mime = cover_of(audio)
     routine = session.routine
     return Served(

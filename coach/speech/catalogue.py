@@ -6,18 +6,17 @@ The catalogue's base URL is $COACH_VOICES_URL, so a mirror (or a test's own serv
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import os
-import tempfile
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from coach.errors import EngineError, suggest
+from coach.files import atomic_write
 from coach.speech import voices
 
 URL_VAR = "COACH_VOICES_URL"
@@ -93,7 +92,7 @@ def _fetch(url: str, target: Path, size: int, md5: str, progress: Callable[[int]
     """Download to a temporary file beside `target`, check it, then rename it into place."""
     digest = hashlib.md5(usedforsecurity=False)
     got = 0
-    with _open(url) as response, _atomic(target) as out:
+    with _open(url) as response, atomic_write(target) as tmp, open(tmp, "wb") as out:
         for block in iter(lambda: response.read(BLOCK), b""):
             got += len(block)
             if got > size:
@@ -104,22 +103,6 @@ def _fetch(url: str, target: Path, size: int, md5: str, progress: Callable[[int]
         if got != size or digest.hexdigest() != md5:
             raise EngineError(f"{url} does not match the catalogue (size {got} of {size} bytes, md5 {digest.hexdigest()}): not saved",
                               "try again; if it persists the catalogue and the file disagree")
-
-
-@contextlib.contextmanager
-def _atomic(target: Path) -> Iterator[IO[bytes]]:
-    """A file that appears under `target` only if the block completes (else nothing is left)."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            yield fh
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, target)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
 
 
 def _open(url: str) -> Any:

@@ -9,9 +9,9 @@ from __future__ import annotations
 import importlib
 import importlib.util
 
-from coach.errors import EngineError
+from coach.errors import EngineError, ToolMissing
 from coach.routine.model import Voice
-from coach.speech.engine import Engine, VoiceInfo
+from coach.speech.engine import Engine, VoiceInfo, find_voice
 
 ENGINES = {
     "pyttsx3": ("coach.speech.pyttsx", "Pyttsx3Engine"),
@@ -39,16 +39,18 @@ def choose(name: str, wanted: Voice, language: str) -> Engine:
     """The engine called `name`; for `auto`, the one that will speak `wanted` (or `language`)."""
     if name != AUTO:
         return get_engine(name)
-    if piper_installed():
-        from coach.speech.engine import find_voice
-        from coach.speech.piper import PiperEngine, looks_like_piper_voice
+    from coach.speech.piper import INSTALL_HINT, PiperEngine, looks_like_piper_voice
 
+    piper_voice = bool(wanted.name) and looks_like_piper_voice(wanted.name or "")
+    if piper_installed():
         piper = PiperEngine()
-        if wanted.name and looks_like_piper_voice(wanted.name):
+        if piper_voice:
             return piper  # a Piper name or file: Piper says clearly if it is not installed
         key = wanted.name or language
         if key and find_voice(piper.voices(), key) is not None:
             return piper
+    elif piper_voice:
+        raise ToolMissing(f"`{wanted.name}` is a Piper voice, and the Piper engine is not installed", INSTALL_HINT)
     return get_engine("pyttsx3")
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import replace
 from pathlib import Path
 
@@ -12,7 +13,7 @@ from conftest import decode
 from audio import ffmpeg_meter
 from audio.test_loudness import ROUTINE, ebur128, speechlike, write_wav
 from coach import defaults
-from coach.audio import decoded, tones, voice_level
+from coach.audio import decoded, mixdown, tones, voice_level
 from coach.audio import mastering as master_to
 from coach.audio.limiter import Limiter
 from coach.audio.meter import Loudness, Meter
@@ -33,6 +34,20 @@ def _mix() -> Mixdown:
                  for start, name in [(400, "a"), (2500, "b"), (3400, "a"), (6000, "b"), (6900, "a")])
     sounds = (tones.Tone(2500, "count"), tones.Tone(9000, "go"))
     return Mixdown(cues, clips, 10_000, RATE, tones=sounds)
+
+
+def test_clips_filtered_again_measure_exactly_as_clips_kept(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Only the clips heard last keep their parts and energies (memory flat in the number of
+    clips): one mixed and filtered again when it recurs gives the same numbers."""
+    mix = _mix().with_settings(MixSettings(voice_db=12, tones_db=-10, ceiling_db=-3))
+    kept = voice_level.voice_measure(mix, mix.adjusted(ceiling_db=None))
+    monkeypatch.setattr(voice_level, "RECENT_CLIPS", 1)  # "a" and "b" alternate: each filtered at every placement
+    monkeypatch.setattr(mixdown, "RECENT_PARTS", 1)  # and each part mixed again
+    again = voice_level.voice_measure(mix, mix.adjusted(ceiling_db=None))
+    # To the last bit where only one of them is made again; both: numpy's FFT of the same values
+    # at another address may round its last bit otherwise.
+    assert again[0].integrated == pytest.approx(kept[0].integrated, abs=1e-9) and again[1] == pytest.approx(kept[1], abs=1e-12)
+    assert math.isfinite(kept[0].integrated)
 
 
 @pytest.mark.ffmpeg

@@ -62,13 +62,13 @@ def test_format_decodes_to_the_timeline_with_tags(fmt: str, session: Session, tm
 
 
 def test_beeps_just_before_the_countdown_seconds_and_go(session: Session) -> None:
-    """Each tone ends 50 ms before the second it marks, where its spoken word starts."""
+    """Each tone ends just before the second it marks, where its spoken word starts."""
     placed = tones.placements(session.timeline, beeps=True, marks=True)
     works = [s for s in session.timeline.segments if s.kind == "work"]
     go_ms, count_ms = (sum(ms for _, ms in tones.SOUNDS[n].notes) for n in ("go", "count"))
     go = [t.start_ms for t in placed if t.sound == "go"]
-    assert go == [w.start_ms - go_ms - 50 for w in works]
-    counts = [t.start_ms + count_ms + 50 for t in placed if t.sound == "count"]
+    assert go == [w.start_ms - go_ms - tones.LEAD_MS for w in works]
+    counts = [t.start_ms + count_ms + tones.LEAD_MS for t in placed if t.sound == "count"]
     for work in works:
         assert [work.start_ms - 3000, work.start_ms - 2000, work.start_ms - 1000] == [
             c for c in counts if work.start_ms - 3000 <= c < work.start_ms
@@ -85,7 +85,7 @@ def test_beeps_are_heard(session: Session, tmp_path: Path) -> None:
     render(session, out, RenderOptions(format="wav", rate=RATE, beeps=True))
     samples = decode(out, RATE).astype(np.float64)
     go = next(s.start_ms for s in session.timeline.segments if s.kind == "work")
-    window = samples[(go - 300) * RATE // 1000 : (go - 50) * RATE // 1000]  # the go tone ends before "Go!"
+    window = samples[(go - 300) * RATE // 1000 : (go - 40) * RATE // 1000]  # the go tone ends before "Go!"
     spectrum = np.abs(np.fft.rfft(window * np.hanning(len(window))))
     freqs = np.fft.rfftfreq(len(window), 1 / RATE)
     assert abs(freqs[spectrum.argmax()] - 1320) < 10 or spectrum[np.abs(freqs - 1320).argmin()] > 0.2 * spectrum.max()

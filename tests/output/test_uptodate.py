@@ -100,7 +100,7 @@ def test_a_file_changed_by_someone_else_renders_again(rendered: tuple[Path, Path
     data[-100] ^= 0xFF  # a byte of audio near the end
     out.write_bytes(bytes(data))
     assert "wrote" in _render(routine, out)
-    out.write_bytes(b"not an mp3")
+    out.write_bytes(b"ID3\x03\x00\x00\x00\x00\x00\x00" + b"\xff\xfb\x50\xc4" * 400)  # another MP3 in its place
     assert "wrote" in _render(routine, out)
 
 

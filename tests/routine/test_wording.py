@@ -190,7 +190,7 @@ def test_a_user_phrasebook_changes_every_cue_kind() -> None:
     assert set(builtin) == set(mine) == SPOKEN_KINDS  # the fixture routine speaks every kind
     for kind in SPOKEN_KINDS:
         assert not set(builtin[kind]) & set(mine[kind]), kind
-    assert mine["intro"] == ["Welcome to Every Cue, 6 mins plus 51 secs today. First Plank for 40 secs."]
+    assert mine["intro"] == ["Welcome to Every Cue, 7 mins plus 39 secs today. First Plank for 40 secs."]
     # The phrases word {work}: per side, and per rep with the tempo.
     assert "Then Side plank left leg, 30 secs a side from the left leg." in mine["next"]
     assert "Finally Burpees, 20 secs." in mine["last_exercise"]

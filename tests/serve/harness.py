@@ -11,6 +11,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+from coach.output import uptodate
 from coach.output.render import RenderOptions
 from coach.routine import loader
 from coach.serve import app as web
@@ -31,8 +32,10 @@ def render_all(names: Sequence[str], folder: Path, cache: Path) -> list[Served]:
     options = SpeechOptions(engine="fake", cache_dir=cache)
     out: list[Served] = []
     for name in names:
-        session = prepare(loader.load(name), options)
-        out.append(render_session(session, folder, RenderOptions(), [s.slug for s in out]))
+        routine = loader.load(name)
+        session = prepare(routine, options)
+        stamp = uptodate.key(routine, options, RenderOptions())  # as `coach serve` does
+        out.append(render_session(session, folder, RenderOptions(), [s.slug for s in out], stamp=stamp))
     return out
 
 

@@ -13,6 +13,7 @@ from .conftest import Page, timeline
 from .harness import Running
 
 pytestmark = pytest.mark.slow  # a browser, and one test plays a session through
+LAG_MS = 600  # how far behind the audio a display drawn at the last frame may be, at 4x speed
 
 
 def test_list_page_links_every_session(page: Page, site: Running, served: list[Served]) -> None:
@@ -103,12 +104,23 @@ def test_playing_advances_through_the_phases_to_finished(page: Page, site: Runni
     """The short session played through (four times as fast): the display follows the audio itself."""
     page.open_player(site, short)
     page.page.evaluate("() => { const a = document.getElementById('audio'); a.playbackRate = 4; return a.play(); }")
+    segments = timeline(short)["segments"]
     seen: list[str] = []
     deadline = time.monotonic() + timeline(short)["duration_ms"] / 4000 + 20
     while time.monotonic() < deadline:
-        kind = page.display()["kind"]
+        shown = page.display()
+        kind = shown["kind"]
         if not seen or seen[-1] != kind:
             seen.append(kind)
+        if kind != "finished":  # in step with the audio: the segment and seconds left at its position
+            at = float(shown["time"]) * 1000
+            playing = next(s for s in reversed(segments) if s["start_ms"] <= at)
+            # Drawn a frame ago: 67 ms of audio at 4x, or a few frames more on a loaded machine.
+            if kind == playing["kind"]:
+                left = [math.ceil((playing["end_ms"] - t) / 1000) for t in (at, at - LAG_MS)]
+                assert left[0] <= int(shown["seconds"]) <= left[1], (shown, playing)
+            else:  # drawn just before the segment changed
+                assert at - playing["start_ms"] < LAG_MS, (shown, playing)
         if kind == "finished":
             break
         time.sleep(0.05)
@@ -127,3 +139,21 @@ def test_download_link_and_cover(page: Page, site: Running, short: Served) -> No
     assert response.headers["content-disposition"] == f'attachment; filename="{short.slug}.mp3"'
     assert response.body() == short.audio.read_bytes()
     assert not math.isnan(page.page.evaluate("() => document.getElementById('audio').duration"))
+
+
+def test_the_position_is_kept_when_the_page_is_opened_again(page: Page, site: Running, short: Served) -> None:
+    page.open_player(site, short)
+    work = [s for s in timeline(short)["segments"] if s["kind"] == "work"][2]
+    page.seek((work["start_ms"] + 2000) / 1000)
+    page.page.click("a.back")  # back to the list, then the same session again
+    page.page.wait_for_selector(".card")
+    page.page.click(f"a[href='/play/{short.slug}']")
+    page.page.wait_for_function("() => document.getElementById('audio').readyState >= 1 && document.body.dataset.phase === 'work'")
+    shown = page.display()
+    assert float(shown["time"]) == pytest.approx((work["start_ms"] + 2000) / 1000, abs=0.05)
+    assert shown["exercise"] == work["exercise"]
+    page.seek(timeline(short)["duration_ms"] / 1000)  # finished: the next visit starts at the beginning
+    page.page.reload()
+    page.page.wait_for_function("() => document.getElementById('audio').readyState >= 1 && document.body.dataset.phase === 'lead_in'")
+    assert float(page.display()["time"]) == 0
+    assert page.errors == []

@@ -87,10 +87,22 @@ def test_an_unknown_voice_lists_the_installed_ones_and_how_to_download(piper_voi
         resolve_voice(engine, Voice("en_US-joe-low"), "en")
     text = str(caught.value)
     assert "no voice `en_US-joe-low`" in text and TEST_VOICE in text and "coach voices --download" in text
+    with pytest.raises(EngineError, match="no Piper voice file"):
+        resolve_voice(engine, Voice(str(piper_voices / "missing.onnx")), "en")
     done = subprocess.run([sys.executable, "-m", "coach", "say", "hi", "--voice", "en_GB-alan-low", "-o", "x.wav"],
                           capture_output=True, text=True, cwd=piper_voices)
     assert done.returncode == 1 and len(done.stderr.splitlines()) == 1, done.stderr
     assert "piper engine has no voice `en_GB-alan-low`" in done.stderr and TEST_VOICE in done.stderr
+
+
+def test_a_piper_voice_without_piper_installed_says_how_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
+    from coach.errors import ToolMissing
+    from coach.speech import registry
+
+    monkeypatch.setattr(registry, "piper_installed", lambda: False)
+    with pytest.raises(ToolMissing, match=r"Piper engine is not installed.*coach\[piper\]"):
+        choose("auto", Voice("en_US-lessac-medium"), "en")
+    assert choose("auto", Voice(), "en").name == "pyttsx3"
 
 
 BOTH = """\

@@ -10,6 +10,7 @@ const PHASES = {
 const RESTART_MS = 3000; // "previous" past this far into a chapter goes back to its start
 const NEXT_SLACK_MS = 500; // "next" pressed just after a chapter starts still moves on
 const CUE_LINGER_MS = 4000; // a cue's words stay on screen, dimmed, this long after it is said
+const SAVE_EVERY_MS = 5000; // how often the position is remembered while playing
 
 function clock(ms) {
   const s = Math.max(0, Math.round(ms / 1000));
@@ -190,10 +191,35 @@ async function showPlayer() {
 
   const now = () => audio.currentTime * 1000;
   const chapterAt = (t) => Math.max(0, lastAtOrBefore(chapters, t));
+  const atEnd = () => audio.ended || (Number.isFinite(audio.duration) && audio.duration > 0 && audio.currentTime >= audio.duration);
+  // Where you were, so that leaving the page (or the browser reloading it) does not start the session over.
+  const remembered = `coach:position:${slug}:${timeline.duration_ms}`;
+  let savedAt = 0;
+
+  function remember(force) {
+    if (!force && Date.now() - savedAt < SAVE_EVERY_MS) return;
+    savedAt = Date.now();
+    try {
+      if (atEnd() || audio.currentTime < 1) localStorage.removeItem(remembered);
+      else localStorage.setItem(remembered, String(audio.currentTime));
+    } catch (error) {
+      // storage refused (private browsing): start from the beginning next time
+    }
+  }
+
+  function resume() {
+    let saved = NaN;
+    try {
+      saved = Number(localStorage.getItem(remembered));
+    } catch (error) {
+      return;
+    }
+    if (saved > 0 && saved * 1000 < timeline.duration_ms) audio.currentTime = saved;
+  }
 
   function render() {
     const t = now();
-    const v = view(timeline, t, audio.ended);
+    const v = view(timeline, t, atEnd());
     document.body.dataset.phase = v.phase;
     document.body.classList.toggle("playing", !audio.paused);
     show("phase", v.label);
@@ -320,8 +346,12 @@ async function showPlayer() {
     render();
     position();
     letSleep();
+    remember(true);
   });
   for (const event of ["timeupdate", "seeked", "seeking", "ended", "loadedmetadata"]) audio.addEventListener(event, render);
+  audio.addEventListener("timeupdate", () => remember(false));
+  for (const event of ["seeked", "ended"]) audio.addEventListener(event, () => remember(true));
+  window.addEventListener("pagehide", () => remember(true));
   for (const event of ["loadedmetadata", "seeked", "ratechange"]) audio.addEventListener(event, position);
   document.addEventListener("visibilitychange", () => {
     render();
@@ -330,6 +360,7 @@ async function showPlayer() {
       keepAwake();
     }
   });
+  resume();
   render();
 }
 

@@ -26,7 +26,7 @@ class Sound:
 
 
 SOUNDS: dict[str, Sound] = {
-    "count": Sound(((880.0, 100),), -6.0),
+    "count": Sound(((880.0, 110),), -6.0),
     "go": Sound(((1320.0, 300),), -4.0),  # ends before "Go!", after a spoken "1" of up to 660 ms
     "work": Sound(((523.25, 140), (784.0, 220)), -14.0),  # soft rising fifth
     "rest": Sound(((784.0, 140), (523.25, 260)), -14.0),  # soft falling fifth

@@ -25,7 +25,6 @@ NEXT_LATE_MS = 13_000  # in a shorter one the announcement is wished this long b
 REST_LEFT_MIN_MS = 40_000  # rests this long say the time left about every REST_LEFT_EVERY_MS
 REST_LEFT_EVERY_MS = 20_000
 MARK_ROOM_MS = 2_500  # a short rest keeps this much before its countdown for "Rest." and "Next: ..."
-SWITCH_ROOM_MS = 1_800  # "Switch: right side." at about 160 words a minute, and the gap after it
 SPACING_MS = 150  # as the scheduler keeps between cues
 GO_ROOM_MS = 400  # kept free before a work start with no countdown, for the go tone
 MS_PER_WORD = 390  # a speech-length guess at the measured 2.6 words a second, to spread tips before clips exist
@@ -48,14 +47,13 @@ def countdown_from(prep_start_ms: int, work_start_ms: int, kind: str) -> int:
     """From which number the countdown into work counts: 3, less when the time before it is short.
 
     A short rest keeps its first MARK_ROOM_MS for the compact "Rest." and "Next: ..." (a count that
-    starts at the rest's first millisecond leaves no room for them); a short switch its first
-    SWITCH_ROOM_MS for the side it switches to.
+    starts at the rest's first millisecond leaves no room for them).
     """
     length = work_start_ms - prep_start_ms
     if kind in ("rest", "round_rest") and length >= 1000:
         return min(COUNTDOWN_FROM, max(1, (length - MARK_ROOM_MS) // 1000))
-    if kind == "switch" and length >= 1000:  # "Switch: right side." first, then the count
-        return min(COUNTDOWN_FROM, max(1, (length - SWITCH_ROOM_MS) // 1000))
+    if kind == "switch" and length >= 2000:  # its first second names the side
+        return min(COUNTDOWN_FROM, (length - 1000) // 1000)
     return max(0, min(COUNTDOWN_FROM, length // 1000))
 
 

@@ -69,8 +69,11 @@ def synthesize_all(
     # closing(): on Ctrl-C or an error here, the workers stop now, not when the generator is collected.
     with contextlib.closing(_synthesize(missing, engine, voice, jobs)) as made:
         for text, clip in made:
-            # The clip stored first is the one used: concurrent renders on one cache agree.
-            clips[text] = cache.put(clip_key(engine.name, tag, voice, text), clip)
+            if not len(clip.samples) and not engine.isolated and any(ch.isalnum() for ch in text):
+                clip = _speak(engine, text, voice)  # eSpeak NG now and then says nothing on a busy machine: once more
+            # The clip stored first is the one used: concurrent renders on one cache agree. An empty
+            # one is never stored, so that the next run speaks it again.
+            clips[text] = cache.put(clip_key(engine.name, tag, voice, text), clip) if len(clip.samples) else clip
             done += 1
             if progress:
                 progress(done, len(unique))

@@ -185,8 +185,7 @@ def check_beeps(timeline: Timeline, sched: Schedule) -> None:
         assert not covered, (tone, covered)
 
 
-def test_the_rules_hold(planned: tuple[Routine, Timeline, Schedule, Phrasebook]) -> None:
-    routine, timeline, sched, book = planned
+def check_all(routine: Routine, timeline: Timeline, sched: Schedule, book: Phrasebook) -> None:
     check_sides(routine, timeline, sched, book)
     check_end_count(timeline, sched, routine)
     check_reminders_and_silence(timeline, sched, routine)
@@ -195,6 +194,10 @@ def test_the_rules_hold(planned: tuple[Routine, Timeline, Schedule, Phrasebook])
     check_reps(routine, timeline, sched, book)
     check_short_rests(timeline, sched)
     check_beeps(timeline, sched)
+
+
+def test_the_rules_hold(planned: tuple[Routine, Timeline, Schedule, Phrasebook]) -> None:
+    check_all(*planned)
 
 
 # ---- generated routines -------------------------------------------------------------------
@@ -250,15 +253,7 @@ def test_the_timing_rules_hold_on_any_generated_routine(routine: Routine) -> Non
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(routines(roomy=True))
 def test_all_the_rules_hold_on_generated_routines_with_room(routine: Routine) -> None:
-    timeline, sched, book = plan(routine)
-    check_sides(routine, timeline, sched, book)
-    check_end_count(timeline, sched, routine)
-    check_reminders_and_silence(timeline, sched, routine)
-    check_structure(routine, sched, book)
-    check_density(timeline, sched)
-    check_reps(routine, timeline, sched, book)
-    check_short_rests(timeline, sched)
-    check_beeps(timeline, sched)
+    check_all(routine, *plan(routine))
 
 
 # ---- pace and language --------------------------------------------------------------------

@@ -142,3 +142,31 @@ def test_the_first_clip_stored_wins_and_every_render_uses_it(tmp_path: Path) -> 
     assert np.array_equal(clips["Go!"].samples, theirs.samples)
     stored = ClipCache(tmp_path).get(clip_key(engine.name, engine.version, Voice(), "Go!"))
     assert stored is not None and np.array_equal(stored.samples, theirs.samples)
+
+
+def test_an_empty_clip_is_spoken_again_and_never_stored(tmp_path: Path) -> None:
+    """eSpeak NG under load now and then returns no audio for a text: one more try, and a clip
+    with nothing in it never goes into the cache, where every later run would reuse it."""
+    from coach.speech.fake import FakeEngine
+    from coach.speech.synth import synthesize_all
+
+    class Hiccup(FakeEngine):
+        def __init__(self, empty: int) -> None:
+            super().__init__()
+            self.empty, self.calls = empty, 0
+
+        def synthesize(self, text: str, voice: Voice) -> Clip:
+            self.calls += 1
+            if self.calls <= self.empty:
+                return Clip(np.zeros(0, np.int16), 22050)
+            return super().synthesize(text, voice)
+
+    once = Hiccup(empty=1)
+    clips = synthesize_all(["Knees out."], once, Voice(), ClipCache(tmp_path), jobs=1)
+    assert once.calls == 2 and len(clips["Knees out."].samples) > 0
+    assert ClipCache(tmp_path).get(clip_key(once.name, once.version, Voice(), "Knees out.")) is not None
+
+    always = Hiccup(empty=10)
+    clips = synthesize_all(["Hips up."], always, Voice(), ClipCache(tmp_path), jobs=1)
+    assert len(clips["Hips up."].samples) == 0
+    assert ClipCache(tmp_path).get(clip_key(always.name, always.version, Voice(), "Hips up.")) is None

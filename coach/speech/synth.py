@@ -112,7 +112,8 @@ def _synthesize(texts: list[str], engine: Engine, voice: Voice, jobs: int) -> Ge
         while running or ahead:
             for future in [f for f in running if f.done()]:
                 yield running.pop(future), future.result()
-            feed()
+            with ctrl_c_held():  # a submit may start one more worker (the pool spawns them as needed)
+                feed()
             if ahead:
                 text = ahead.popleft()
                 yield text, _speak(engine, text, voice)

@@ -21,9 +21,10 @@ def _info(chapters: int, title: str = "Many") -> tags.TrackInfo:
 
 def _silence(path: Path, fmt: str, info: tags.TrackInfo, ms: int) -> None:
     frames = 44100 * ms // 1000
-    encode.write([np.zeros(frames, np.int16)], path, encode.EncodeOptions(fmt, 44100, 1, "64k", info.text_tags,
-                                                                         tags.ffmetadata(info)))
-    tags.write(path, fmt, info)
+    with encode.staged(path, suffix=f".{fmt}") as tmp:
+        encode.write([np.zeros(frames, np.int16)], tmp, encode.EncodeOptions(fmt, 44100, 1, "64k", info.text_tags,
+                                                                            tags.ffmetadata(info)), out=path)
+        tags.write(tmp, fmt, info)
 
 
 def test_more_chapters_than_one_table_holds_are_all_there_in_order(tmp_path: Path) -> None:

@@ -297,6 +297,9 @@ def machine() -> list[str]:
     ]
 
 
+SHARED = ("- the machine was shared with other jobs (load average above its core count): every column was"
+          " slowed, unevenly; compare ratios within this run, not with other runs")
+
 NOTES = """\
 ## How it is measured
 
@@ -508,6 +511,7 @@ def measure(args: argparse.Namespace, repeat: int, work: Path, load_start: float
         "",
         *machine(),
         f"- load average: {load_start:.2f} at the start, {load_end:.2f} at the end",
+        *([SHARED] if max(load_start, load_end) > (os.cpu_count() or 1) else []),
         "",
         *markdown(rows),
         "",

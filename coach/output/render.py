@@ -193,9 +193,11 @@ def render(
                     measured = known.measured
                     break
                 measured = decoded.measure_decoded(tmp, mastered.rate, mastered.channels)
+                if attempt == MAX_ENCODES:
+                    break
                 last = attempt == MAX_ENCODES - 1  # the encode after this correction is not checked again
                 corrected = _corrected(mastered.settings, measured, sent, shift, options, mastering.slope, peak_only=last)
-                if attempt == MAX_ENCODES or corrected is None:
+                if corrected is None:
                     break
                 mastered, sent = mastered.with_settings(corrected), math.nan
         if known is None or mastered.settings != mastering.settings or known.measured is None:

@@ -104,8 +104,9 @@ def _synthesize(texts: list[str], engine: Engine, voice: Voice, jobs: int) -> Ge
             running[pool.submit(_work, text, voice)] = text
 
     try:
-        # The workers, and multiprocessing's resource tracker that the pool starts, inherit the
-        # block (SIGHUP too, which the tracker does not ignore): Ctrl-C or SIGTERM is ours to handle.
+        # The workers, and multiprocessing's resource tracker (started first: see _start_tracker),
+        # inherit the block (SIGHUP too, which the tracker does not ignore): Ctrl-C or SIGTERM is ours.
+        _start_tracker()
         with ctrl_c_held():
             pool = _pool(engine, jobs)
             feed()
@@ -134,7 +135,8 @@ def _in_workers(texts: list[str], engine: Engine, voice: Voice, jobs: int) -> Ge
     ahead = collections.deque(texts)
     running: dict[Future[Clip], str] = {}
     try:
-        with ctrl_c_held():  # the pool and its resource tracker inherit the block (see _synthesize)
+        _start_tracker()
+        with ctrl_c_held():  # the pool inherits the block (see _synthesize)
             pool = _pool(engine, max(1, jobs))
             while ahead and len(running) < 2 * jobs:
                 text = ahead.popleft()
@@ -151,6 +153,17 @@ def _in_workers(texts: list[str], engine: Engine, voice: Voice, jobs: int) -> Ge
     finally:
         if pool is not None:
             pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _start_tracker() -> None:
+    """Start multiprocessing's resource tracker, Ctrl-C held, before the pool's workers. Once it
+    has started it unblocks SIGINT and SIGTERM in the thread that started it (bpo-33613): started
+    by the pool's first worker, it would let the next workers be spawned without the block, and a
+    Ctrl-C while they import would print their tracebacks."""
+    from multiprocessing import resource_tracker
+
+    with ctrl_c_held():
+        resource_tracker.ensure_running()
 
 
 def _pool(engine: Engine, jobs: int) -> ProcessPoolExecutor:

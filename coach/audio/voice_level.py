@@ -1,11 +1,12 @@
-"""The voice layer's loudness (speech and tones, mono) without rendering it: each distinct clip's
-K-weighted energy computed once, on every core, and added up where the clips are placed."""
+"""The voice layer's loudness (speech and tones, mono) without rendering it: each clip's K-weighted
+energy computed on every core (once for the clips heard last) and added up where the clips are
+placed; no silence is filtered, and no more than a few clips are held at once."""
 
 from __future__ import annotations
 
 import collections
 import math
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable
 from concurrent.futures import Future, ThreadPoolExecutor
 
 import numpy as np
@@ -14,7 +15,8 @@ from coach.audio.meter import Loudness, hop_frames, integrated, k_energy
 from coach.audio.mixdown import FULL_SCALE, Mixdown
 from coach.tools import workers
 
-RECENT_CLIPS = 32  # distinct clips whose energies are kept for their next placement
+ENERGY_BYTES = 8 << 20  # the measurements of the clips heard last, kept for their next placement
+Measured = tuple[np.ndarray, float, float]  # a part's running K-weighted energy; limiter's share: untouched, all
 
 
 def voice_loudness(mix: Mixdown) -> Loudness:
@@ -32,52 +34,62 @@ def voice_measure(mix: Mixdown, unlimited: Mixdown | None = None) -> tuple[Loudn
     hop = hop_frames(mix.rate)
     tail = hop  # the filters' ringing is ~1e-10 of the signal after 100 ms
     steps = np.zeros(-(-mix.frames // hop) + 1)
-    shares: dict[Hashable, tuple[float, float]] = {}
     free = total = 0.0
     threads = workers()
-    mix.prepare_clips(threads)
     plain = unlimited.voice_parts(apart=tail) if unlimited is not None else None
-    # The energies of the clips heard last, kept for their next placement; any other is filtered
-    # again when it recurs (the same samples: the same result, to rounding), so memory does not grow with the
-    # number of distinct clips.
-    recent: collections.OrderedDict[Hashable, Future[np.ndarray]] = collections.OrderedDict()
-    ahead: collections.deque[tuple[int, Hashable, np.ndarray, Future[np.ndarray]]] = collections.deque()
 
-    def add(start: int, name: Hashable, samples: np.ndarray, energy_of: Future[np.ndarray]) -> None:
+    def measured(make: Callable[[], np.ndarray], make_plain: Callable[[], np.ndarray] | None) -> Measured:
+        """A part's energy and its limiter share, made in a worker thread: the part's samples
+        live only while it is measured."""
+        samples = make()
+        energy = k_energy(samples / FULL_SCALE, mix.rate, tail)
+        if make_plain is None:
+            return energy, 0.0, 0.0
+        unlimited_samples = make_plain()
+        untouched = np.abs(samples - unlimited_samples) <= 1e-6 * np.abs(unlimited_samples)
+        power = samples * samples
+        return energy, float(power[untouched].sum()), float(power.sum())
+
+    shares: dict[Hashable, tuple[float, float]] = {}  # a clip's share, as first found (two numbers a clip)
+
+    def add(start: int, name: Hashable, result: Future[Measured]) -> None:
         nonlocal free, total
-        energy = energy_of.result()
+        energy, untouched, power = result.result()
         first, last = start // hop, (start + len(energy) - 2) // hop
         bounds = np.clip(np.arange(first, last + 2) * hop - start, 0, len(energy) - 1)
         steps[first : last + 1] += np.diff(energy[bounds])
-        if plain is not None:
-            unlimited_samples = next(plain)[2]
-            share = shares.get(name) if name is not None else None
-            if share is None:
-                untouched = np.abs(samples - unlimited_samples) <= 1e-6 * np.abs(unlimited_samples)
-                power = samples * samples
-                share = float(power[untouched].sum()), float(power.sum())
-                if name is not None:
-                    shares[name] = share
-            free += share[0]
-            total += share[1]
+        if name is not None:
+            untouched, power = shares.setdefault(name, (untouched, power))
+        free += untouched
+        total += power
 
-    # Parts are filtered on every core a few ahead of where they are added up (numpy's FFTs let go
-    # of the GIL): memory is bounded by those ahead and the recent ones, whatever the length.
+    # Parts are made (mixed, limited) and filtered on every core a few ahead of where they are
+    # added up (numpy lets go of the GIL): memory is bounded by those ahead and the recent ones,
+    # whatever the length. The measurements of the clips heard last are kept for their next
+    # placement; any other is made again when it recurs (the same samples: the same result, to
+    # rounding), so memory does not grow with the number of distinct clips.
+    recent: collections.OrderedDict[Hashable, tuple[Future[Measured], int]] = collections.OrderedDict()
+    held = 0
+    ahead: collections.deque[tuple[int, Hashable, Future[Measured]]] = collections.deque()
     with ThreadPoolExecutor(threads) as pool:
-        for start, name, samples in mix.voice_parts(apart=tail):
-            energy_of = recent.get(name) if name is not None else None
-            if energy_of is None:
-                energy_of = pool.submit(k_energy, samples / FULL_SCALE, mix.rate, tail)
-            if name is not None:
-                recent[name] = energy_of
+        for start, name, count, make in mix.voice_parts(apart=tail):
+            make_plain = next(plain)[3] if plain is not None else None
+            kept = recent.get(name) if name is not None else None
+            if kept is not None:
                 recent.move_to_end(name)
-                if len(recent) > RECENT_CLIPS:
-                    recent.popitem(last=False)
-            ahead.append((start, name, samples, energy_of))
+                result = kept[0]
+            else:
+                result = pool.submit(measured, make, make_plain if name not in shares else None)
+                if name is not None:
+                    size = 8 * (count + tail + 1)  # the energy's running sum
+                    recent[name] = result, size
+                    held += size
+                    while held > ENERGY_BYTES and len(recent) > 1:
+                        held -= recent.popitem(last=False)[1][1]
+            ahead.append((start, name, result))
             if len(ahead) > 4 * threads:
                 add(*ahead.popleft())
         while ahead:
             add(*ahead.popleft())
     slope = free / total if total > 0 else 1.0
     return Loudness(integrated(steps[: mix.frames // hop], hop), math.nan, math.nan), slope
-

@@ -25,15 +25,15 @@ import numpy as np
 from coach.audio.ducking import Ducking
 from coach.audio.limiter import Limiter
 from coach.audio.music import MusicBed
-from coach.audio.recent import Recent
 from coach.audio.tones import Tone, synthesize
 from coach.defaults import DUCK_DB
 from coach.plan.scheduler import Cue
+from coach.recent import Recent
 from coach.speech.clip import Clip
 
 PEAK_DBFS = -1.0
-CLIP_BYTES = 8 << 20  # clips at the mix's rate kept for their next use, shared by every way of mixing them
-LIMITED_BYTES = 16 << 20  # clips after one way's gain and limiter kept so
+CLIP_BYTES = 4 << 20  # clips at the mix's rate kept for their next use, shared by every way of mixing them
+LIMITED_BYTES = 8 << 20  # clips after one way's gain and limiter kept so
 FULL_SCALE = 32768.0
 
 
@@ -67,13 +67,17 @@ class Mixdown:
         self.cues = cues
         self.music = music
         self.channels = music.channels if music is not None else 1
-        peak = max((int(np.abs(c.samples.astype(np.int32)).max()) for c in clips.values() if len(c.samples)), default=0)
+        peak, lengths = 0, {}
+        for speech, clip in clips.items():  # (a clip store reads each clip: one pass)
+            if len(clip.samples):
+                peak = max(peak, int(np.abs(clip.samples.astype(np.int32)).max()))
+            lengths[speech] = _frames_at(clip, rate)
         self._gain = (32767 * 10 ** (PEAK_DBFS / 20)) / peak if peak else 1.0
-        # The clips as synthesised (not copied); each is resampled and scaled when the mix needs it,
-        # and only the ones used last are kept so: memory stays flat in the number of clips.
-        self._clips = dict(clips)
+        # The clips as given (a mapping that may read them from disk: not copied); each is
+        # resampled and scaled when the mix needs it, and only the ones used last are kept so:
+        # memory stays flat in the number of clips.
+        self._clips = clips
         self._scaled: Recent[np.ndarray] = Recent(CLIP_BYTES)
-        lengths = {speech: _frames_at(clip, rate) for speech, clip in clips.items()}
         self._starts = [self.frame(c.start_ms) for c in cues]
         self._spans = [(s, s + lengths[c.speech]) for s, c in zip(self._starts, cues)]
         self._longest_clip = max((e - s for s, e in self._spans), default=0)

@@ -25,6 +25,7 @@ from coach.speech.cache import ClipCache, clip_key
 from coach.speech.clip import Clip
 from coach.speech.engine import Engine
 from coach.speech.registry import get_engine
+from coach.speech.store import ClipStore
 from coach.tools import workers
 
 Progress = Callable[[int, int], None]
@@ -48,12 +49,12 @@ def synthesize_all(
     cache: ClipCache,
     progress: Progress | None = None,
     jobs: int | None = None,
-) -> dict[str, Clip]:
-    """{text: trimmed clip} for every distinct text."""
+) -> ClipStore:
+    """{text: trimmed clip} for every distinct text, kept on disk (see store.py)."""
     unique = list(dict.fromkeys(texts))
     for text in unique:
         check_length(text)
-    clips: dict[str, Clip] = {}
+    clips = ClipStore()
     missing: list[str] = []
     tag = engine.cache_tag(voice)
     for text in unique:
@@ -61,7 +62,7 @@ def synthesize_all(
         if clip is None:
             missing.append(text)
         else:
-            clips[text] = clip
+            clips.add(text, clip)
     done = len(clips)
     if progress:
         progress(done, len(unique))
@@ -73,7 +74,7 @@ def synthesize_all(
                 clip = _speak(engine, text, voice)  # eSpeak NG now and then says nothing on a busy machine: once more
             # The clip stored first is the one used: concurrent renders on one cache agree. An empty
             # one is never stored, so that the next run speaks it again.
-            clips[text] = cache.put(clip_key(engine.name, tag, voice, text), clip) if len(clip.samples) else clip
+            clips.add(text, cache.put(clip_key(engine.name, tag, voice, text), clip) if len(clip.samples) else clip)
             done += 1
             if progress:
                 progress(done, len(unique))

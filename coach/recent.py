@@ -27,8 +27,9 @@ class Recent(Generic[T]):
     """{key: value} holding at most `budget` bytes (and always the last value made, whatever its
     size); `pinned`: hold everything (what a live player, which must never wait, asks for)."""
 
-    def __init__(self, budget: int) -> None:
+    def __init__(self, budget: int, size: Callable[[T], int] = nbytes) -> None:
         self.budget = budget
+        self._size = size
         self.pinned = False
         self._items: collections.OrderedDict[Hashable, tuple[T, int]] = collections.OrderedDict()
         self._bytes = 0
@@ -43,7 +44,7 @@ class Recent(Generic[T]):
                 self._items.move_to_end(key)
                 return held[0]
         value = make()
-        size = nbytes(value)
+        size = self._size(value)
         with self._lock:
             if key not in self._items:
                 self._items[key] = value, size

@@ -30,6 +30,7 @@ from coach.defaults import DUCK_DB
 from coach.plan.scheduler import Cue
 from coach.recent import Recent
 from coach.speech.clip import Clip
+from coach.speech.store import ClipStore
 
 PEAK_DBFS = -1.0
 CLIP_BYTES = 4 << 20  # clips at the mix's rate kept for their next use, shared by every way of mixing them
@@ -67,16 +68,18 @@ class Mixdown:
         self.cues = cues
         self.music = music
         self.channels = music.channels if music is not None else 1
+        # Each clip resampled once, into a file of the mix's own (speech/store.py): read back and
+        # scaled when the mix needs it, only the ones used last kept so: memory stays flat in the
+        # number of clips, and no measuring pass resamples again.
+        self._resampled = ClipStore()
         peak, lengths = 0, {}
         for speech, clip in clips.items():  # (a clip store reads each clip: one pass)
             if len(clip.samples):
                 peak = max(peak, int(np.abs(clip.samples.astype(np.int32)).max()))
-            lengths[speech] = _frames_at(clip, rate)
+            resampled = clip.resampled(rate)
+            self._resampled.add(speech, resampled)
+            lengths[speech] = len(resampled.samples)
         self._gain = (32767 * 10 ** (PEAK_DBFS / 20)) / peak if peak else 1.0
-        # The clips as given (a mapping that may read them from disk: not copied); each is
-        # resampled and scaled when the mix needs it, and only the ones used last are kept so:
-        # memory stays flat in the number of clips.
-        self._clips = clips
         self._scaled: Recent[np.ndarray] = Recent(CLIP_BYTES)
         self._starts = [self.frame(c.start_ms) for c in cues]
         self._spans = [(s, s + lengths[c.speech]) for s, c in zip(self._starts, cues)]
@@ -119,7 +122,7 @@ class Mixdown:
     def _scaled_clip(self, speech: str) -> np.ndarray:
         """A clip at the mix's rate, normalised with the others (int16), made again when not kept."""
         def make() -> np.ndarray:
-            samples = self._clips[speech].resampled(self.rate).samples.astype(np.float32) * self._gain
+            samples = self._resampled[speech].samples.astype(np.float32) * self._gain
             return np.clip(np.round(samples), -32768, 32767).astype(np.int16)
 
         return self._scaled.get(speech, make)
@@ -137,13 +140,13 @@ class Mixdown:
         one), in `threads` at once (numpy lets go of the GIL for most of the limiter's work)."""
         self._scaled.pinned = self._limited.pinned = True
         if threads <= 1:
-            for speech in self._clips:
+            for speech in self._resampled:
                 self._clip(speech)
             return
         from concurrent.futures import ThreadPoolExecutor
 
         with ThreadPoolExecutor(threads) as pool:
-            list(pool.map(self._clip, list(self._clips)))
+            list(pool.map(self._clip, list(self._resampled)))
 
     def _voice(self, start: int, count: int) -> np.ndarray:
         out = np.zeros(count, dtype=np.float64)
@@ -270,13 +273,6 @@ class Mixdown:
         """Stop the music decoders (a no-op without music)."""
         if self.music is not None:
             self.music.close()
-
-
-def _frames_at(clip: Clip, rate: int) -> int:
-    """How long `clip` is at `rate` (what Clip.resampled makes), without resampling it."""
-    if rate == clip.rate:
-        return len(clip.samples)
-    return len(clip.samples) * rate // clip.rate
 
 
 def _limited(audio: np.ndarray, limiter: Limiter) -> np.ndarray:

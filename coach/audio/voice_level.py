@@ -15,7 +15,7 @@ from coach.audio.meter import Loudness, hop_frames, integrated, k_energy
 from coach.audio.mixdown import FULL_SCALE, Mixdown
 from coach.tools import workers
 
-ENERGY_BYTES = 8 << 20  # the measurements of the clips heard last, kept for their next placement
+ENERGY_BYTES = 6 << 20  # the measurements of clips heard again later, kept for their next placement
 Measured = tuple[np.ndarray, float, float]  # a part's running K-weighted energy; limiter's share: untouched, all
 
 
@@ -64,28 +64,36 @@ def voice_measure(mix: Mixdown, unlimited: Mixdown | None = None) -> tuple[Loudn
         total += power
 
     # Parts are made (mixed, limited) and filtered on every core a few ahead of where they are
-    # added up (numpy lets go of the GIL): memory is bounded by those ahead and the recent ones,
-    # whatever the length. The measurements of the clips heard last are kept for their next
-    # placement; any other is made again when it recurs (the same samples: the same result, to
-    # rounding), so memory does not grow with the number of distinct clips.
-    recent: collections.OrderedDict[Hashable, tuple[Future[Measured], int]] = collections.OrderedDict()
+    # added up (numpy lets go of the GIL): memory is bounded by those ahead and the ones kept.
+    # A clip's measurement is kept only while it is heard again later, the ones heard again
+    # soonest first, up to ENERGY_BYTES; any other is made again when it recurs (the same
+    # samples: the same result, to rounding), so memory does not grow with the number of clips.
+    parts = list(mix.voice_parts(apart=tail))
+    upcoming: dict[Hashable, collections.deque[int]] = collections.defaultdict(collections.deque)
+    for i, (_, name, _, _) in enumerate(parts):
+        if name is not None:
+            upcoming[name].append(i)
+    kept: dict[Hashable, tuple[Future[Measured], int]] = {}
     held = 0
     ahead: collections.deque[tuple[int, Hashable, Future[Measured]]] = collections.deque()
     with ThreadPoolExecutor(threads) as pool:
-        for start, name, count, make in mix.voice_parts(apart=tail):
+        for start, name, count, make in parts:
             make_plain = next(plain)[3] if plain is not None else None
-            kept = recent.get(name) if name is not None else None
-            if kept is not None:
-                recent.move_to_end(name)
-                result = kept[0]
+            if name is not None:
+                upcoming[name].popleft()
+            if name in kept:
+                result = kept[name][0]
+                if not upcoming[name]:
+                    held -= kept.pop(name)[1]
             else:
                 result = pool.submit(measured, make, make_plain if name not in shares else None)
-                if name is not None:
+                if name is not None and upcoming[name]:
                     size = 8 * (count + tail + 1)  # the energy's running sum
-                    recent[name] = result, size
+                    kept[name] = result, size
                     held += size
-                    while held > ENERGY_BYTES and len(recent) > 1:
-                        held -= recent.popitem(last=False)[1][1]
+                    while held > ENERGY_BYTES:  # the one heard again last goes
+                        latest = max(kept, key=lambda n: upcoming[n][0])
+                        held -= kept.pop(latest)[1]
             ahead.append((start, name, result))
             if len(ahead) > 4 * threads:
                 add(*ahead.popleft())

@@ -201,6 +201,8 @@ def render(
                     break
                 mastered, sent = mastered.with_settings(corrected), math.nan
         if known is None or mastered.settings != mastering.settings or known.measured is None:
+            if math.isnan(sent):  # the voice alone, measured once for the settings encoded last
+                sent = voice_level.voice_loudness(mastered).integrated
             # What this encode did is what the same settings will do next time.
             remembered.put(Remembered(replace(mastering, settings=mastered.settings), sent,
                                       measured.integrated - sent, measured))
@@ -279,16 +281,14 @@ def _metered(chunks: Iterable[np.ndarray]) -> Callable[[Meter | ebur128.StreamMe
 
 def _encode(mastered: Mixdown, tmp: Path, out: Path, options: RenderOptions, info: tags.TrackInfo, frames: Frames,
             sent: float) -> float:
-    """Encode into `tmp`; returns the loudness of what was sent to the encoder: `sent` when already
-    known for these settings, else measured. Speech and tones, in-process without a pass
-    (`voice_loudness`, which also limits the clips before the encoder needs them); with music,
-    stereo with no silence to skip, by an ffmpeg meter beside the encoder."""
+    """Encode into `tmp`; returns the loudness of what was sent to the encoder when it is measured
+    on the way: with music, stereo with no silence to skip, by an ffmpeg meter beside the encoder.
+    Speech and tones need no pass (`voice_loudness`, from the clips, once the last settings are
+    known): `sent` as given."""
     bitrate = options.bitrate or BITRATES[mastered.channels]
     settings = encode.EncodeOptions(options.format, options.rate, mastered.channels, bitrate, info.text_tags,
                                     tags.ffmetadata(info))
     if not math.isnan(sent) or mastered.music is None:
-        if math.isnan(sent):
-            sent = voice_level.voice_loudness(mastered).integrated
         # A Mixdown: encoded in parts at once.
         encode.write(mastered, tmp, settings, progress=frames, jobs=options.jobs, out=out)
         return sent

@@ -128,8 +128,7 @@ def render(
 
     from coach import progress
     from coach.output import encode, uptodate
-    from coach.output.render import RenderOptions, check_render, sidecar_paths
-    from coach.output.render import render as render_file
+    from coach.output.options import RenderOptions, check_render, sidecar_paths
     from coach.routine import loader
     from coach.routine.durations import format_clock
 
@@ -153,6 +152,8 @@ def render(
         if not quiet:
             typer.echo(f"{out} is up to date", err=True)
         return
+    from coach.output.render import render as render_file  # what mixes and encodes: not needed when up to date
+
     session = _prepare(loaded, speech, quiet)
     with progress.bar("Rendering", None if not quiet else False) as update:
         report = render_file(session, out, options, update, stamp=key or uptodate.key(loaded, speech, options))
@@ -363,7 +364,7 @@ def serve(
 
     from coach import progress
     from coach.output import uptodate
-    from coach.output.render import RenderOptions, check
+    from coach.output.options import RenderOptions, check
     from coach.routine import loader
     from coach.serve import app as web
     from coach.serve import server, sessions

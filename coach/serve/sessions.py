@@ -8,7 +8,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from coach.output import chapters
-from coach.output.render import RenderOptions, render
+from coach.output.options import RenderOptions
+from coach.output.render import render
 from coach.session import Session
 
 

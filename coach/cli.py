@@ -70,7 +70,7 @@ RateOpt = typer.Option(None, "--rate", help="Speaking rate in words per minute."
 VolumeOpt = typer.Option(None, "--volume", help="Voice volume, 0 to 1.", min=0.0, max=1.0, callback=_finite)
 PhrasesOpt = typer.Option(None, "--phrases", help="A phrasebook YAML file with your own wording.")
 LanguageOpt = typer.Option(None, "--language", help="Built-in wording language (en, es).")
-CacheOpt = typer.Option(None, "--cache-dir", envvar="COACH_CACHE_DIR", help="Cache folder: speech clips and remembered mastering.")
+CacheOpt = typer.Option(None, "--cache-dir", envvar="COACH_CACHE_DIR", help="Cache folder: speech clips, remembered mastering, served sessions.")
 NoCacheOpt = typer.Option(False, "--no-cache", help="Do not read or write the speech clip cache.")
 
 
@@ -368,6 +368,7 @@ def serve(
     from coach.routine import loader
     from coach.serve import app as web
     from coach.serve import server, sessions
+    from coach.session import cache_for
 
     names: list[str | None] = list(routines) if routines else [None]
     loaded = [loader.load(name) for name in names]  # every routine checked before any speech work or listening
@@ -375,13 +376,17 @@ def serve(
     check(options)
     sock = server.listen("0.0.0.0" if lan else host, port)
     speech = _speech_options(engine, voice, rate, volume, phrases, language, cache_dir, no_cache)
-    with sock, tempfile.TemporaryDirectory(prefix="coach-serve-") as folder:
+    kept = cache_for(speech).folder  # the clip cache's folder keeps the renders for the next start
+    with sock, tempfile.TemporaryDirectory(prefix="coach-serve-") as scratch:
+        folder = sessions.served_folder(kept) if kept is not None else Path(scratch)
         served: list[sessions.Served] = []
         for routine in loaded:
             session = _prepare(routine, speech)
             stamp = uptodate.key(routine, speech, options)  # tagged as `coach render` tags it
             with progress.bar(f"Rendering {session.routine.title}") as update:
-                served.append(sessions.render_session(session, Path(folder), options, [s.slug for s in served], update, stamp))
+                served.append(sessions.render_session(session, folder, options, [s.slug for s in served], update, stamp))
+        if kept is not None:
+            sessions.prune(kept)
         key = web.new_key()
         site = web.create(served, key)
         url = server.address(sock, key)
@@ -410,20 +415,24 @@ def devices() -> None:
 
 @app.command()
 def cache(
-    clear: bool = typer.Option(False, "--clear", help="Delete every cached clip and remembered mastering result."),
+    clear: bool = typer.Option(False, "--clear", help="Delete every cached clip, remembered mastering result and served session."),
     cache_dir: Path | None = CacheOpt,
 ) -> None:
-    """Show the cache's size (speech clips, remembered mastering results), or clear it."""
+    """Show the cache's size (speech clips, remembered mastering results, served sessions), or clear it."""
     from coach.output import mastering_cache
+    from coach.serve import sessions
     from coach.speech.cache import ClipCache, default_dir
 
     folder = cache_dir or default_dir()
     clips = ClipCache(folder)
     if clear:
-        typer.echo(f"removed {clips.clear()} clips and {mastering_cache.clear(folder)} mastering results from {folder}")
+        typer.echo(f"removed {clips.clear()} clips, {mastering_cache.clear(folder)} mastering results and "
+                   f"{sessions.clear(folder)} served sessions from {folder}")
         return
-    (count, clip_bytes), (results, result_bytes) = clips.stats(), mastering_cache.stats(folder)
-    typer.echo(f"{folder}: {count} clips, {results} mastering results, {(clip_bytes + result_bytes) / 1_000_000:.1f} MB")
+    (count, clip_bytes), (results, result_bytes), (served, served_bytes) = (
+        clips.stats(), mastering_cache.stats(folder), sessions.stats(folder))
+    typer.echo(f"{folder}: {count} clips, {results} mastering results, {served} served sessions, "
+               f"{(clip_bytes + result_bytes + served_bytes) / 1_000_000:.1f} MB")
 
 
 def main() -> None:

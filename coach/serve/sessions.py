@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import re
 from collections.abc import Callable, Collection
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from coach.output import chapters
+from coach.output import chapters, uptodate
 from coach.output.options import RenderOptions
 from coach.output.render import render
 from coach.session import Session
+from coach.speech.cache import TEMPORARY, files, size
+
+FOLDER = "served"  # in the clip cache's folder: the MP3s `coach serve` rendered, kept for its next start
+KEEP = 8  # the files kept there: the most recently served
+SERVED = re.compile(r".+\.[0-9a-f]{16}\.mp3")
 
 
 @dataclass(frozen=True)
@@ -49,10 +57,15 @@ def render_session(
     progress: Callable[[int, int], None] | None = None, stamp: str | None = None,
 ) -> Served:
     """Render `session` into `folder` (as SLUG.mp3, a slug not in `taken`) and describe it;
-    `stamp` is the up-to-date key `coach render` would tag the file with."""
+    `stamp` is the up-to-date key `coach render` would tag the file with. With a stamp the file is
+    named after it too (`SLUG.KEY.mp3`), so that a folder kept between runs (`served_folder`) holds
+    each version apart, and one already there, untouched, is served as it is: nothing is rendered."""
     slug = unique_slug(session.routine.slug, taken)
-    audio = folder / f"{slug}.mp3"
-    render(session, audio, options, progress, stamp=stamp)
+    audio = folder / (f"{slug}.{stamp[:16]}.mp3" if stamp else f"{slug}.mp3")
+    if stamp and uptodate.current(audio, stamp):
+        os.utime(audio)  # recently served: kept by `prune`
+    else:
+        render(session, audio, options, progress, stamp=stamp)
     data, mime = cover_of(audio)
     routine = session.routine
     return Served(
@@ -87,3 +100,44 @@ def cover_of(audio: Path) -> tuple[bytes, str]:
 
     pictures = ID3(audio).getall("APIC")
     return (pictures[0].data, pictures[0].mime) if pictures else (b"", "")
+
+
+def served_folder(cache_folder: Path) -> Path:
+    """Where `coach serve` keeps what it rendered, in the clip cache's folder (made if missing)."""
+    folder = cache_folder / FOLDER
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def prune(cache_folder: Path, keep: int = KEEP) -> int:
+    """Remove all but the `keep` most recently served files (and leftover temporaries); how many went."""
+    entries = files(cache_folder / FOLDER, SERVED)
+    order = sorted(entries, key=_mtime, reverse=True)
+    gone = 0
+    for path in order[keep:] + files(cache_folder / FOLDER, TEMPORARY):
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
+            gone += 1
+    return gone
+
+
+def stats(cache_folder: Path) -> tuple[int, int]:
+    """(served files kept in a cache folder, bytes on disk)."""
+    entries = files(cache_folder / FOLDER, SERVED)
+    return len(entries), size(entries + files(cache_folder / FOLDER, TEMPORARY))
+
+
+def clear(cache_folder: Path) -> int:
+    """Remove every served file kept in a cache folder; returns how many."""
+    count = len(files(cache_folder / FOLDER, SERVED))
+    prune(cache_folder, keep=0)
+    with contextlib.suppress(OSError):
+        (cache_folder / FOLDER).rmdir()
+    return count
+
+
+def _mtime(path: Path) -> int:
+    try:
+        return path.stat().st_mtime_ns
+    except FileNotFoundError:
+        return 0

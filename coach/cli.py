@@ -70,8 +70,22 @@ RateOpt = typer.Option(None, "--rate", help="Speaking rate in words per minute."
 VolumeOpt = typer.Option(None, "--volume", help="Voice volume, 0 to 1.", min=0.0, max=1.0, callback=_finite)
 PhrasesOpt = typer.Option(None, "--phrases", help="A phrasebook YAML file with your own wording.")
 LanguageOpt = typer.Option(None, "--language", help="Built-in wording language (en, es).")
-CacheOpt = typer.Option(None, "--cache-dir", envvar="COACH_CACHE_DIR", help="Cache folder: speech clips, remembered mastering, served sessions.")
+CacheOpt = typer.Option(None, "--cache-dir", envvar="COACH_CACHE_DIR",
+                        help="Cache folder: speech clips, remembered mastering, served sessions.")
 NoCacheOpt = typer.Option(False, "--no-cache", help="Do not read or write the speech clip cache.")
+# The audio options `coach render` and `coach serve` share.
+BitrateOpt = typer.Option(None, "--bitrate", help="Encoder bitrate, e.g. 96k (default: 64k voice only, 128k with music).")
+SampleRateOpt = typer.Option(defaults.SAMPLE_RATE, "--sample-rate", help="Sample rate in Hz.", min=8000, max=96000)
+CoverOpt = typer.Option(None, "--cover", help="Cover image (JPEG or PNG; default: one drawn from the routine).")
+LoudnessOpt = typer.Option(defaults.TARGET_LUFS, "--loudness", help="Target integrated loudness in LUFS.", min=-40.0, max=-6.0,
+                           callback=_finite)
+MusicOpt = typer.Option(None, "--music", help="Music under the session: an audio file, or a folder played in name order.")
+MusicLevelOpt = typer.Option(defaults.MUSIC_LEVEL_DB, "--music-level", min=-60.0, max=0.0,
+                             help="Music loudness relative to the voice, in dB.", callback=_finite)
+DuckOpt = typer.Option(defaults.DUCK_DB, "--duck", help="How far the music dips under speech, in dB.", min=0.0, max=60.0,
+                       callback=_finite)
+BeepsOpt = typer.Option(False, "--beeps", help="Pips on the countdown and a tone on go.")
+MarksOpt = typer.Option(False, "--marks", help="A soft tone where each work and rest starts.")
 
 
 def _prepare(routine, options, quiet: bool = False):  # type: ignore[no-untyped-def]
@@ -99,21 +113,13 @@ def render(
     routine: str | None = RoutineArg,
     output: Path | None = typer.Option(None, "-o", "--output", help="Output file (default: ROUTINE.mp3 here)."),
     format: str | None = typer.Option(None, "--format", help="mp3 (default), m4a, ogg or wav; default from the output's extension."),
-    bitrate: str | None = typer.Option(None, "--bitrate", help="Encoder bitrate, e.g. 96k (default: 64k voice only, 128k with music)."),
-    sample_rate: int = typer.Option(defaults.SAMPLE_RATE, "--sample-rate", help="Sample rate in Hz.", min=8000, max=96000),
+    bitrate: str | None = BitrateOpt, sample_rate: int = SampleRateOpt,
     chapters: str = typer.Option(defaults.CHAPTERS, "--chapters", help="Chapters: exercise (each side and round), block, or none."),
-    cover: Path | None = typer.Option(None, "--cover", help="Cover image (JPEG or PNG; default: one drawn from the routine)."),
+    cover: Path | None = CoverOpt,
     subtitles: str | None = typer.Option(
         None, "--subtitles", help="Also write the cue text beside the audio: vtt, srt, lrc (comma-separated)."),
-    loudness: float = typer.Option(defaults.TARGET_LUFS, "--loudness", help="Target integrated loudness in LUFS.", min=-40.0, max=-6.0,
-                                   callback=_finite),
-    music: Path | None = typer.Option(None, "--music", help="Music under the session: an audio file, or a folder played in name order."),
-    music_level: float = typer.Option(defaults.MUSIC_LEVEL_DB, "--music-level", min=-60.0, max=0.0,
-                                      help="Music loudness relative to the voice, in dB.", callback=_finite),
-    duck: float = typer.Option(defaults.DUCK_DB, "--duck", help="How far the music dips under speech, in dB.", min=0.0, max=60.0,
-                               callback=_finite),
-    beeps: bool = typer.Option(False, "--beeps", help="Pips on the countdown and a tone on go."),
-    marks: bool = typer.Option(False, "--marks", help="A soft tone where each work and rest starts."),
+    loudness: float = LoudnessOpt, music: Path | None = MusicOpt, music_level: float = MusicLevelOpt, duck: float = DuckOpt,
+    beeps: bool = BeepsOpt, marks: bool = MarksOpt,
     engine: str = EngineOpt, voice: str | None = VoiceOpt, rate: int | None = RateOpt,
     volume: float | None = VolumeOpt, phrases: Path | None = PhrasesOpt, language: str | None = LanguageOpt,
     cache_dir: Path | None = CacheOpt, no_cache: bool = NoCacheOpt,
@@ -348,13 +354,9 @@ def serve(
     port: int = typer.Option(defaults.SERVE_PORT, "--port", help="Port to listen on; 0 picks a free one.", min=0, max=65535),
     host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on (0.0.0.0: every network)."),
     lan: bool = typer.Option(False, "--lan", help="Listen on the local network, for a phone (same as --host 0.0.0.0)."),
-    bitrate: str | None = typer.Option(None, "--bitrate", help="MP3 bitrate, e.g. 96k (default: 64k voice only, 128k with music)."),
-    cover: Path | None = typer.Option(None, "--cover", help="Cover image (JPEG or PNG; default: one drawn from the routine)."),
-    music: Path | None = typer.Option(None, "--music", help="Music under the session: an audio file, or a folder played in name order."),
-    music_level: float = typer.Option(defaults.MUSIC_LEVEL_DB, "--music-level", min=-60.0, max=0.0,
-                                      help="Music loudness relative to the voice, in dB."),
-    beeps: bool = typer.Option(False, "--beeps", help="Pips on the countdown and a tone on go."),
-    marks: bool = typer.Option(False, "--marks", help="A soft tone where each work and rest starts."),
+    bitrate: str | None = BitrateOpt, sample_rate: int = SampleRateOpt, cover: Path | None = CoverOpt,
+    loudness: float = LoudnessOpt, music: Path | None = MusicOpt, music_level: float = MusicLevelOpt, duck: float = DuckOpt,
+    beeps: bool = BeepsOpt, marks: bool = MarksOpt,
     engine: str = EngineOpt, voice: str | None = VoiceOpt, rate: int | None = RateOpt,
     volume: float | None = VolumeOpt, phrases: Path | None = PhrasesOpt, language: str | None = LanguageOpt,
     cache_dir: Path | None = CacheOpt, no_cache: bool = NoCacheOpt,
@@ -372,7 +374,8 @@ def serve(
 
     names: list[str | None] = list(routines) if routines else [None]
     loaded = [loader.load(name) for name in names]  # every routine checked before any speech work or listening
-    options = RenderOptions(bitrate=bitrate, cover=cover, music=music, music_level=music_level, beeps=beeps, marks=marks)
+    options = RenderOptions(rate=sample_rate, bitrate=bitrate, cover=cover, loudness=loudness, music=music,
+                            music_level=music_level, duck=duck, beeps=beeps, marks=marks)
     check(options)
     sock = server.listen("0.0.0.0" if lan else host, port)
     speech = _speech_options(engine, voice, rate, volume, phrases, language, cache_dir, no_cache)

@@ -40,6 +40,7 @@ class Served:
     cover: bytes
     cover_mime: str
     timeline: bytes  # the `coach script --json` contract, with the exercise chapters, as UTF-8 JSON
+    language: str = "en"  # the session's wording: the pages speak it too
 
     def summary(self) -> dict[str, object]:
         """What the list page shows, and where the session's files are."""
@@ -49,6 +50,7 @@ class Served:
             "duration_ms": self.duration_ms, "blocks": [asdict(b) for b in self.blocks],
             "player": f"/play/{self.slug}", "timeline": f"{base}/timeline.json", "audio": f"{base}/audio.mp3",
             "download": f"{base}/download", "cover": f"{base}/cover", "cover_type": self.cover_mime,
+            "language": self.language,
         }
 
 
@@ -74,6 +76,7 @@ def render_session(
         blocks=tuple(Block(b.name, b.rounds, len(b.exercises)) for b in routine.blocks),
         audio=audio, cover=data, cover_mime=mime,
         timeline=json.dumps(timeline_json(session), ensure_ascii=False).encode("utf-8"),
+        language=session.book.language,
     )
 
 
@@ -82,6 +85,9 @@ def timeline_json(session: Session) -> dict[str, object]:
     (one per exercise, side and round: the same the MP3 carries with `--chapters exercise`)."""
     data = session.to_json()
     data["chapters"] = [asdict(c) for c in chapters.chapters(session.timeline, session.book, "exercise")]
+    # The page's own words follow the session's language; the sides are the phrasebook's words.
+    data["language"] = session.book.language
+    data["sides"] = {side: session.book.side(side) for side in ("left", "right")}
     return data
 
 

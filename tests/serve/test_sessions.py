@@ -29,7 +29,8 @@ def test_the_timeline_is_coach_script_json_with_the_chapters(short: Served) -> N
     served = json.loads(short.timeline)
     result = coach("script", str(SHORT), "--engine", "fake", "--json", timeout=120)
     assert result.returncode == 0, result.stderr
-    assert {k: v for k, v in served.items() if k != "chapters"} == json.loads(result.stdout)
+    assert {k: v for k, v in served.items() if k not in ("chapters", "language", "sides")} == json.loads(result.stdout)
+    assert (served["language"], served["sides"]) == ("en", {"left": "left side", "right": "right side"})
     session = prepare(loader.load(SHORT), SpeechOptions(engine="fake"))
     expected = chapters.chapters(session.timeline, session.book, "exercise")
     assert served["chapters"] == [{"start_ms": c.start_ms, "end_ms": c.end_ms, "title": c.title} for c in expected]

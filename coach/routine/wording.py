@@ -46,6 +46,7 @@ PLACEHOLDERS: Mapping[str, tuple[str, ...]] = MappingProxyType(
         "down": _COMMON + _EXERCISE,
         "up": _COMMON + _EXERCISE,
         "finish": _COMMON + ("exercise", "exercises"),
+        "finish_short": _COMMON + ("exercise", "exercises"),
         # Phrases: never spoken alone, they word {work} inside other cues.
         "each_side": ("work", "side"),
         "each_rep": ("reps", "tempo"),
@@ -86,6 +87,7 @@ WHEN: Mapping[str, str] = MappingProxyType(
         "down": "at the start of each rep with a phased `tempo:` (3-1-1)",
         "up": "where the up phase of each rep with a phased `tempo:` starts",
         "finish": "at the end of the session",
+        "finish_short": "instead of `finish` when the outro is too short for it",
         "each_side": "a phrase: {work} of a `sides:` exercise in announcements",
         "each_rep": "a phrase: {work} of a `reps:` exercise in announcements",
     }

@@ -249,8 +249,10 @@ class Phrasebook:
             return None
         template = alternatives[occurrence % len(alternatives)]
         text = template.format_map(_Context(context))
-        text = re.sub(r"\s*" + _EMPTY, "", text)
-        return re.sub(r"\s+", " ", text).strip() or None
+        text = re.sub(r"\s+", " ", re.sub(r"\s*" + _EMPTY, "", text)).strip()
+        if template.startswith("{") and not template.startswith("{{"):
+            text = text[:1].upper() + text[1:]  # "{side}." reads "Right side." (on screen and in the lyrics)
+        return text or None
 
     def spoken(self, text: str) -> str:
         """Apply the pronunciation lexicon: whole words/phrases, any case, longest first, in one

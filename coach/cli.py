@@ -279,10 +279,22 @@ def voices(
     language: str | None = typer.Option(None, "--language", help="Only voices for this language (e.g. es)."),
     engine: str = typer.Option("auto", "--engine", help="Only this engine's voices (auto: every engine's)."),
     download: str | None = typer.Option(None, "--download", help="Download a Piper voice (en_US-lessac-medium, say) to the voice folder."),
+    available: bool = typer.Option(False, "--available", help="List the Piper voices the online catalogue offers for download."),
 ) -> None:
-    """List every engine's voices (installed Piper voices first), or download a Piper voice."""
+    """List every engine's voices (installed Piper voices first), or the catalogue's, or download a Piper voice."""
     from coach.speech import registry
 
+    if available:
+        from coach.speech import catalogue
+
+        offered = catalogue.offered(language)
+        for voice in offered:
+            size, mark = f"{voice.size / 1_000_000:.0f} MB", "installed" if voice.installed else ""
+            typer.echo(f"{voice.name:<32} {voice.language:<7} {voice.quality:<7} {size:>7}  {mark}".rstrip())
+        if not offered:
+            raise CoachError(f"the voice catalogue has no voices for language `{language}`" if language else "the voice catalogue is empty")
+        typer.echo(f"get one with `coach voices --download NAME` (from {catalogue.base_url()})", err=True)
+        return
     if download:
         from coach import progress
         from coach.speech import catalogue

@@ -393,14 +393,14 @@ def serve(
     speech = _speech_options(engine, voice, rate, volume, phrases, language, cache_dir, no_cache)
     kept = cache_for(speech).folder  # the clip cache's folder keeps the renders for the next start
     with sock, tempfile.TemporaryDirectory(prefix="coach-serve-") as scratch:
-        folder = sessions.served_folder(kept) if kept is not None else Path(scratch)
+        folder = sessions.served_folder(kept, Path(scratch))
         served: list[sessions.Served] = []
         for routine in loaded:
             session = _prepare(routine, speech)
             stamp = uptodate.key(routine, speech, options)  # tagged as `coach render` tags it
             with progress.bar(f"Rendering {session.routine.title}") as update:
                 served.append(sessions.render_session(session, folder, options, [s.slug for s in served], update, stamp))
-        if kept is not None:
+        if kept is not None and folder != Path(scratch):
             sessions.prune(kept)
         key = web.new_key()
         site = web.create(served, key)

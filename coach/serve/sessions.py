@@ -108,11 +108,17 @@ def cover_of(audio: Path) -> tuple[bytes, str]:
     return (pictures[0].data, pictures[0].mime) if pictures else (b"", "")
 
 
-def served_folder(cache_folder: Path) -> Path:
-    """Where `coach serve` keeps what it rendered, in the clip cache's folder (made if missing)."""
+def served_folder(cache_folder: Path | None, scratch: Path) -> Path:
+    """Where `coach serve` keeps what it rendered: in the clip cache's folder (made if missing),
+    else (no cache, or one that cannot be written) `scratch`, a folder removed when it stops."""
+    if cache_folder is None:
+        return scratch
     folder = cache_folder / FOLDER
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        return scratch
+    return folder if os.access(folder, os.W_OK | os.X_OK) else scratch
 
 
 def prune(cache_folder: Path, keep: int = KEEP) -> int:

@@ -52,7 +52,7 @@ def test_two_routines_with_one_title_get_two_names() -> None:
 
 def test_a_render_kept_from_the_last_start_is_served_as_it_is(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     cache = tmp_path / "cache"
-    first = render_all([str(SHORT)], sessions.served_folder(cache), cache)[0]
+    first = render_all([str(SHORT)], sessions.served_folder(cache, tmp_path), cache)[0]
     assert first.audio.parent == cache / sessions.FOLDER
     before = first.audio.read_bytes()
 
@@ -60,16 +60,16 @@ def test_a_render_kept_from_the_last_start_is_served_as_it_is(tmp_path: Path, mo
         raise AssertionError("rendered again")
 
     monkeypatch.setattr(sessions, "render", no_render)
-    again = render_all([str(SHORT)], sessions.served_folder(cache), cache)[0]
+    again = render_all([str(SHORT)], sessions.served_folder(cache, tmp_path), cache)[0]
     assert again.audio == first.audio and again.audio.read_bytes() == before and again.timeline == first.timeline
 
     first.audio.write_bytes(before[:-1000])  # changed by someone else: rendered again
     with pytest.raises(AssertionError, match="rendered again"):
-        render_all([str(SHORT)], sessions.served_folder(cache), cache)
+        render_all([str(SHORT)], sessions.served_folder(cache, tmp_path), cache)
 
 
 def test_only_the_most_recently_served_are_kept(tmp_path: Path) -> None:
-    folder = sessions.served_folder(tmp_path)
+    folder = sessions.served_folder(tmp_path, tmp_path / 'scratch')
     made = []
     for n in range(sessions.KEEP + 3):
         path = folder / f"session-{n}.{n:016x}.mp3"
@@ -82,3 +82,10 @@ def test_only_the_most_recently_served_are_kept(tmp_path: Path) -> None:
     assert sessions.stats(tmp_path) == (sessions.KEEP, 3 * sessions.KEEP)
     assert sessions.clear(tmp_path) == sessions.KEEP
     assert [p.name for p in folder.iterdir()] == ["mine.txt"]
+
+
+def test_a_cache_folder_that_cannot_hold_them_serves_from_the_scratch_folder(tmp_path: Path) -> None:
+    blocked = tmp_path / "file"
+    blocked.write_text("not a folder")
+    assert sessions.served_folder(blocked, tmp_path / "scratch") == tmp_path / "scratch"
+    assert sessions.served_folder(None, tmp_path / "scratch") == tmp_path / "scratch"

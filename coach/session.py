@@ -8,8 +8,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from coach.audio.mixdown import Mixdown
 from coach.plan import compiler
 from coach.plan.scheduler import Cue, Schedule, schedule
 from coach.plan.timeline import Timeline
@@ -20,8 +20,9 @@ from coach.speech.cache import ClipCache, default_dir
 from coach.speech.clip import Clip
 from coach.speech.engine import Engine, resolve_voice
 from coach.speech.registry import AUTO, choose
-from coach.speech.store import ClipStore
-from coach.speech.synth import synthesize_all
+
+if TYPE_CHECKING:  # mixing and synthesis bring numpy: imported where they run
+    from coach.audio.mixdown import Mixdown
 
 Progress = Callable[[int, int], None]
 
@@ -60,11 +61,15 @@ class Session:
     def used_clips(self) -> Mapping[str, Clip]:
         """The clips of the placed cues (dropped cues' clips are synthesised but never heard)."""
         used = {c.speech for c in self.cues}
+        from coach.speech.store import ClipStore
+
         if isinstance(self.clips, ClipStore):
             return self.clips.only(used)
         return {k: v for k, v in self.clips.items() if k in used}
 
     def mixdown(self, rate: int) -> Mixdown:
+        from coach.audio.mixdown import Mixdown
+
         return Mixdown(self.cues, self.used_clips(), self.timeline.duration_ms, rate)
 
     def mastered_mixdown(self, rate: int) -> Mixdown:
@@ -138,6 +143,8 @@ def prepare(routine: Routine, options: SpeechOptions, progress: Progress | None 
     engine = engine or open_engine(options, wanted, language)
     voice = resolve_voice(engine, wanted, language)
     cache = cache_for(options)
+    from coach.speech.synth import synthesize_all  # with numpy: the up-to-date check needs neither
+
     clips = synthesize_all((r.speech for r in timeline.requests), engine, voice, cache, progress, options.jobs)
     lengths = {text: clips.duration_ms(text) for text in clips}
     placed = schedule(timeline.requests, lengths, timeline.duration_ms)

@@ -121,17 +121,17 @@ def test_cache_counts_and_clears_clips_and_mastering_results_only(write_routine,
     size = sum(p.stat().st_size for p in clips + results) + sum(len(data) for data in leftovers.values())
 
     shown = coach("cache", "--cache-dir", str(cache))
-    assert shown.stdout == f"{cache}: {len(clips)} clips, 1 mastering results, {size / 1_000_000:.1f} MB\n", shown.stderr
+    assert shown.stdout == f"{cache}: {len(clips)} clips, 1 mastering results, 0 served sessions, {size / 1_000_000:.1f} MB\n", shown.stderr
     cleared = coach("cache", "--clear", "--cache-dir", str(cache))
-    assert cleared.stdout == f"removed {len(clips)} clips and 1 mastering results from {cache}\n", cleared.stderr
+    assert cleared.stdout == f"removed {len(clips)} clips, 1 mastering results and 0 served sessions from {cache}\n", cleared.stderr
     assert {str(p.relative_to(cache)) for p in cache.rglob("*") if p.is_file()} == set(mine)
-    assert coach("cache", "--cache-dir", str(cache)).stdout == f"{cache}: 0 clips, 0 mastering results, 0.0 MB\n"
+    assert coach("cache", "--cache-dir", str(cache)).stdout == f"{cache}: 0 clips, 0 mastering results, 0 served sessions, 0.0 MB\n"
 
 
 def test_cache_default_folder_is_coach_cache_dir(tmp_path: Path) -> None:
     env = dict(os.environ, COACH_CACHE_DIR=str(tmp_path))
     result = subprocess.run([sys.executable, "-m", "coach", "cache"], capture_output=True, text=True, env=env, timeout=60)
-    assert result.stdout == f"{tmp_path}: 0 clips, 0 mastering results, 0.0 MB\n"
+    assert result.stdout == f"{tmp_path}: 0 clips, 0 mastering results, 0 served sessions, 0.0 MB\n"
 
 
 def test_say_to_file(tmp_path: Path) -> None:

@@ -20,9 +20,7 @@ import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Protocol
-
-import numpy as np
+from typing import TYPE_CHECKING, Any, Protocol
 
 from coach.errors import CoachError, EncoderError, OutputError
 from coach.files import atomic_write, scratch_error, write_error
@@ -30,6 +28,9 @@ from coach.interrupts import ctrl_c_held
 from coach.output import mp3splice
 from coach.progress import Frames
 from coach.tools import ffmpeg_path, workers
+
+if TYPE_CHECKING:  # numpy is imported where audio is encoded: the format checks run without it
+    import numpy as np
 
 FORMATS = {
     "mp3": ["-c:a", "libmp3lame", "-write_xing", "1", "-id3v2_version", "3"],
@@ -236,6 +237,8 @@ def _encode_parts(encoder: str, audio: Source, boundaries: list[int], tmp: Path,
             errors.append(scratch_error(exc, scratch))
         except BaseException as exc:  # noqa: BLE001 (reported by the main thread)
             errors.append(exc)
+
+    import numpy as np
 
     try:
         with ctrl_c_held():  # until every thread started is listed: the clean-up below joins them all

@@ -33,8 +33,8 @@ from coach.speech.clip import Clip
 from coach.speech.store import ClipStore
 
 PEAK_DBFS = -1.0
-CLIP_BYTES = 4 << 20  # clips at the mix's rate kept for their next use, shared by every way of mixing them
-LIMITED_BYTES = 8 << 20  # clips after one way's gain and limiter kept so
+CLIP_BYTES = 2 << 20  # clips at the mix's rate kept for their next use, shared by every way of mixing them
+LIMITED_BYTES = 6 << 20  # clips after one way's gain and limiter kept so
 FULL_SCALE = 32768.0
 
 
@@ -71,7 +71,7 @@ class Mixdown:
         # Each clip resampled once, into a file of the mix's own (speech/store.py): read back and
         # scaled when the mix needs it, only the ones used last kept so: memory stays flat in the
         # number of clips, and no measuring pass resamples again.
-        self._resampled = ClipStore()
+        self._resampled = ClipStore(recent_bytes=0)  # (scaled, they are kept as _scaled)
         peak, lengths = 0, {}
         for speech, clip in clips.items():  # (a clip store reads each clip: one pass)
             if len(clip.samples):

@@ -15,7 +15,7 @@ from coach.audio.meter import Loudness, hop_frames, integrated, k_energy
 from coach.audio.mixdown import FULL_SCALE, Mixdown
 from coach.tools import workers
 
-ENERGY_BYTES = 6 << 20  # the measurements of clips heard again later, kept for their next placement
+ENERGY_BYTES = 4 << 20  # the measurements of clips heard again later, kept for their next placement
 Measured = tuple[np.ndarray, float, float]  # a part's running K-weighted energy; limiter's share: untouched, all
 
 
@@ -95,7 +95,7 @@ def voice_measure(mix: Mixdown, unlimited: Mixdown | None = None) -> tuple[Loudn
                         latest = max(kept, key=lambda n: upcoming[n][0])
                         held -= kept.pop(latest)[1]
             ahead.append((start, name, result))
-            if len(ahead) > 4 * threads:
+            if len(ahead) > 2 * threads:
                 add(*ahead.popleft())
         while ahead:
             add(*ahead.popleft())

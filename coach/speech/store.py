@@ -19,7 +19,7 @@ import numpy as np
 from coach.recent import Recent
 from coach.speech.clip import Clip
 
-RECENT_BYTES = 2 << 20  # clips read back, kept for their next use
+RECENT_BYTES = 1 << 20  # clips read back, kept for their next use
 
 
 class _Spill:
@@ -55,12 +55,13 @@ class _Spill:
 class ClipStore(Mapping[str, Clip]):
     """{text: clip}, the samples in a temporary file, read again on each use (thread-safe)."""
 
-    def __init__(self, clips: Mapping[str, Clip] | None = None) -> None:
+    def __init__(self, clips: Mapping[str, Clip] | None = None, recent_bytes: int | None = None) -> None:
         self._spill = _Spill()
         # text -> (offset in the file or None: in memory, frames, rate); in memory: `_held`
         self._index: dict[str, tuple[int | None, int, int]] = {}
         self._held: dict[str, Clip] = {}
-        self._recent: Recent[Clip] = Recent(RECENT_BYTES, lambda clip: clip.samples.nbytes)
+        budget = RECENT_BYTES if recent_bytes is None else recent_bytes
+        self._recent: Recent[Clip] = Recent(budget, lambda clip: clip.samples.nbytes)
         for text, clip in (clips or {}).items():
             self.add(text, clip)
 

@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable, Generator, Iterable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from typing import TYPE_CHECKING
 
 from coach.errors import EngineError
 from coach.interrupts import SIGNALS, ctrl_c_held
@@ -25,8 +26,10 @@ from coach.speech.cache import ClipCache, clip_key
 from coach.speech.clip import Clip
 from coach.speech.engine import Engine
 from coach.speech.registry import get_engine
-from coach.speech.store import ClipStore
 from coach.tools import workers
+
+if TYPE_CHECKING:
+    from coach.speech.store import ClipStore
 
 Progress = Callable[[int, int], None]
 PARALLEL_MIN_CLIPS = 24
@@ -51,6 +54,8 @@ def synthesize_all(
     jobs: int | None = None,
 ) -> ClipStore:
     """{text: trimmed clip} for every distinct text, kept on disk (see store.py)."""
+    from coach.speech.store import ClipStore  # numpy: not in the speech workers, which import this module
+
     unique = list(dict.fromkeys(texts))
     for text in unique:
         check_length(text)
@@ -96,7 +101,7 @@ def _synthesize(texts: list[str], engine: Engine, voice: Voice, jobs: int) -> Ge
     # then alongside them (it also caches what comes back: not a whole speaker's share of a core).
     pool: ProcessPoolExecutor | None = None
     ahead = collections.deque(texts)
-    running: dict[Future[Clip], str] = {}
+    running: dict[Future[Clip | tuple[bytes, int]], str] = {}
 
     def feed() -> None:
         assert pool is not None
@@ -113,7 +118,7 @@ def _synthesize(texts: list[str], engine: Engine, voice: Voice, jobs: int) -> Ge
             feed()
         while running or ahead:
             for future in [f for f in running if f.done()]:
-                yield running.pop(future), future.result()
+                yield running.pop(future), _received(future.result())
             with ctrl_c_held():  # a submit may start one more worker (the pool spawns them as needed)
                 feed()
             if ahead:
@@ -134,7 +139,7 @@ def _in_workers(texts: list[str], engine: Engine, voice: Voice, jobs: int) -> Ge
 
     pool: ProcessPoolExecutor | None = None
     ahead = collections.deque(texts)
-    running: dict[Future[Clip], str] = {}
+    running: dict[Future[Clip | tuple[bytes, int]], str] = {}
     try:
         _start_tracker()
         with ctrl_c_held():  # the pool inherits the block (see _synthesize)
@@ -145,7 +150,7 @@ def _in_workers(texts: list[str], engine: Engine, voice: Voice, jobs: int) -> Ge
         while running:
             done, _ = wait(running, return_when=FIRST_COMPLETED)
             for future in done:
-                yield running.pop(future), future.result()
+                yield running.pop(future), _received(future.result())
                 if ahead:
                     text = ahead.popleft()
                     running[pool.submit(_work, text, voice)] = text
@@ -210,6 +215,20 @@ def _exit_with(parent: int) -> None:
     os._exit(1)
 
 
-def _work(text: str, voice: Voice) -> Clip:
+def _work(text: str, voice: Voice) -> Clip | tuple[bytes, int]:
+    """A trimmed clip; from an engine that gives PCM bytes (pyttsx3), those and their rate,
+    trimmed by the main process (`_received`): a worker that never imports numpy is smaller."""
     assert _worker_engine is not None
-    return _worker_engine.synthesize(text, voice).trimmed()
+    raw = getattr(_worker_engine, "synthesize_raw", None)
+    made = raw(text, voice) if raw is not None else _worker_engine.synthesize(text, voice)
+    return made if isinstance(made, tuple) else made.trimmed()
+
+
+def _received(made: Clip | tuple[bytes, int]) -> Clip:
+    """What a worker sent, as a trimmed clip."""
+    if not isinstance(made, tuple):
+        return made
+    import numpy as np
+
+    pcm, rate = made
+    return Clip(np.frombuffer(pcm, dtype="<i2").astype(np.int16), rate).trimmed()

@@ -343,10 +343,12 @@ NOTES = """\
   and reads `getrusage(RUSAGE_SELF)` at the end); ffmpeg's own peak (`VmHWM`, read from /proc
   while it runs) is reported apart.
 - **Up to date**: `coach render` of the built-in session again, nothing changed, against
-  `coach --help`, both timed in every round. **Process tree memory**: the coach process's peak
-  RSS plus each child's (speech workers, ffmpeg), read from /proc while they run: an upper bound
-  of the tree's peak. The 120-names routine: 120 distinct exercises, a tip each, 2 hours, with an
-  empty cache. Issue 15's targets are next to the older ones; the machine is shared with other
+  `coach --help`, both timed in every round. **Process tree memory**: every 20 ms, the peak RSS
+  so far (VmHWM, from /proc) of each process of the tree running then (coach, speech workers,
+  multiprocessing's resource tracker, ffmpeg), added up; the largest such sum is the row with the
+  target. Beside it, every process's peak added up whether or not they ran at the same time (the
+  older, looser bound) and the coach process alone. The 120-names routine: 120 distinct
+  exercises, a tip each, 2 hours, with an empty cache (`scripts/bench.py --many` runs only it). Issue 15's targets are next to the older ones; the machine is shared with other
   jobs, so compare ratios within one run.
 - **Linearity**: warm renders of generated 15-minute, 1-hour and 2-hour routines (5 exercises a
   round, one of them sided, tips on each), as seconds of rendering per session-minute.

@@ -27,7 +27,8 @@ import numpy as np
 from coach.errors import CoachError, EncoderError, OutputError
 from coach.files import atomic_write, scratch_error, write_error
 from coach.interrupts import ctrl_c_held
-from coach.output import mp3splice
+from coach.output import mp3splice, parts_cache
+from coach.output.parts_cache import PartsCache, PcmHash
 from coach.progress import Frames
 from coach.tools import ffmpeg_path, workers
 
@@ -38,7 +39,8 @@ FORMATS = {
     "wav": ["-c:a", "pcm_s16le"],
 }
 LAME_QUALITY = 3  # LAME's own default, which ffmpeg keeps: full noise shaping and psychoacoustics
-PART_MIN_S = 60  # and none shorter than this: each encoder costs a process start
+SILENCE_PART_FRAMES = 512  # the longest silent part (13 s at 44.1 kHz): longer silences are several
+KEEP_PCM_S = 30  # a part's PCM kept while its key is made, to encode it if it must be (longer: rendered again)
 
 
 @dataclass(frozen=True)
@@ -105,6 +107,15 @@ def staged(out: Path, suffix: str = "") -> Iterator[Path]:
         raise write_error(exc, out) from None
 
 
+@dataclass(frozen=True)
+class PartCounts:
+    """What an MP3 encoded in parts took: parts encoded, and parts whose frames were reused (from
+    the parts cache, or from a part with the same PCM in the same render)."""
+
+    encoded: int = 0
+    reused: int = 0
+
+
 def write(
     audio: Source | Iterable[np.ndarray],
     target: Path,
@@ -112,38 +123,39 @@ def write(
     progress: Frames | None = None,
     jobs: int | None = None,
     out: Path | None = None,
-) -> None:
+    reuse: PartsCache | None = None,
+) -> PartCounts | None:
     """Encode `audio` (int16 chunks, interleaved, or a Source) into `target`, replacing what it
     holds; errors name `out` (the file the user asked for, when `target` is its temporary). A
-    Source long enough is encoded as MP3 in up to `jobs` parts at once (default: one per core,
-    at most 4), joined gaplessly (see mp3splice)."""
+    Source is encoded as MP3 in parts (see mp3splice.plan), up to `jobs` at once (default: one
+    per core, at most 4), joined gaplessly; with `reuse`, a part whose PCM was encoded before
+    (in this render, or in the cache) is not encoded again. Returns the parts' counts (None:
+    encoded in one piece)."""
     check_format(options.format)
     named = out or target
     with tempfile.TemporaryDirectory(prefix="coach-encode-") as scratch:
         encoder = ffmpeg_path()
-        boundaries = None if isinstance(audio, Iterable) else _split(audio, options, jobs)
-        if boundaries is not None and not isinstance(audio, Iterable):
+        plan = None if isinstance(audio, Iterable) else _split(audio, options)
+        if plan is not None and not isinstance(audio, Iterable):
             done = progress.done if progress else 0
             try:
-                _encode_parts(encoder, audio, boundaries, target, named, options, Path(scratch), progress)
+                return _encode_parts(encoder, audio, plan, target, named, options, Path(scratch), progress,
+                                     workers(jobs), reuse)
             except mp3splice.SpliceError:
-                boundaries = None  # an encoder that writes what the join does not expect: in one piece
+                # an encoder that writes what the join does not expect: in one piece
                 if progress:
                     progress.again(progress.done - done)  # the bar does not run to twice its length
-        if boundaries is None:
-            chunks = audio if isinstance(audio, Iterable) else _chunks(audio, 0, audio.frames, options.rate)
-            _encode_one(encoder, chunks, target, named, options, Path(scratch), progress)
+        chunks = audio if isinstance(audio, Iterable) else _chunks(audio, 0, audio.frames, options.rate)
+        _encode_one(encoder, chunks, target, named, options, Path(scratch), progress)
+    return None
 
 
-def _split(audio: Source, options: EncodeOptions, jobs: int | None) -> list[int] | None:
-    """Where to cut a Source to encode it in parts ([]: one part, joined behind ffmpeg's Info
-    frame all the same), or None to leave it to one ffmpeg."""
-    if options.format != "mp3" or options.rate not in mp3splice.RATES:
-        return None
-    parts = min(workers(jobs), audio.frames // (PART_MIN_S * options.rate))
-    if _lame(options) is None:
-        return None  # a bitrate LAME cannot take as it is: ffmpeg's to round or refuse
-    return mp3splice.split_points(audio.frames, parts, audio.silent) if parts >= 2 else []
+def _split(audio: Source, options: EncodeOptions) -> list[mp3splice.Part] | None:
+    """The parts to encode a Source in (one part where nothing is silent, joined behind ffmpeg's
+    Info frame all the same), or None to leave it to one ffmpeg."""
+    if options.format != "mp3" or options.rate not in mp3splice.RATES or _lame(options) is None:
+        return None  # (a bitrate LAME cannot take as it is: ffmpeg's to round or refuse)
+    return mp3splice.plan(audio.frames, audio.silent, SILENCE_PART_FRAMES)
 
 
 def _chunks(audio: Source, start: int, end: int, rate: int) -> Iterator[np.ndarray]:
@@ -213,39 +225,124 @@ def _encode_one(encoder: str, chunks: Iterable[np.ndarray], tmp: Path, out: Path
         _stop([proc])
 
 
-def _encode_parts(encoder: str, audio: Source, boundaries: list[int], tmp: Path, out: Path, options: EncodeOptions,
-                  scratch: Path, progress: Frames | None) -> None:
-    """Encode the parts between `boundaries` at once, each by LAME in-process in a thread, while
-    ffmpeg writes one frame of silence with the tags and the Info frame into `tmp`; then join the
-    parts behind that frame."""
-    edges = [0, *boundaries, audio.frames]
-    targets = [scratch / f"part{i}.mp3" for i in range(len(edges) - 1)]
+def _encode_parts(encoder: str, audio: Source, plan: list[mp3splice.Part], tmp: Path, out: Path,
+                  options: EncodeOptions, scratch: Path, progress: Frames | None, threads: int,
+                  reuse: PartsCache | None) -> PartCounts:
+    """Encode the parts of `plan`, `threads` at once, each by LAME in-process from its own PCM
+    (or found again, with `reuse`), while ffmpeg writes one frame of silence with the tags and
+    the Info frame into `tmp`; then join the parts behind that frame."""
     lame = _lame(options)
     assert lame is not None  # _split leaves a bitrate LAME cannot take to one ffmpeg
+    settings = parts_cache.settings_key(options.rate, options.channels, options.bitrate, LAME_QUALITY, mp3_encoder())
+    silence = PcmHash(settings, SILENCE_PART_FRAMES * mp3splice.SAMPLES_PER_FRAME)
+    silence.update(np.zeros(SILENCE_PART_FRAMES * mp3splice.SAMPLES_PER_FRAME * options.channels, np.int16))
+    silence_key = silence.key()
     stop = threading.Event()
     counted = progress or Frames()
+    targets: list[Path | None] = [None] * len(plan)
+    lock = threading.Lock()
+    made: dict[str, tuple[threading.Event, list[Path]]] = {}  # key: done, and the file once made
+    counts = {"encoded": 0, "reused": 0}
+    todo = iter(range(len(plan)))
 
-    procs: list[subprocess.Popen[bytes]] = []
-    threads: list[threading.Thread] = []
+    def count(what: str) -> None:
+        with lock:
+            counts[what] += 1
+
+    def pcm(part: mp3splice.Part) -> Iterator[np.ndarray]:
+        if part.silent and reuse is not None:  # the first frames of the one silent entry
+            count = SILENCE_PART_FRAMES * mp3splice.SAMPLES_PER_FRAME
+            return iter([np.zeros(count * options.channels, np.int16)])
+        return _chunks(audio, part.start, part.end, options.rate)
+
+    def key_of(part: mp3splice.Part) -> tuple[str | None, list[np.ndarray] | None]:
+        """The part's key (None without reuse) and its PCM when short enough to keep."""
+        if reuse is None:
+            return None, None
+        if part.silent:
+            return silence_key, None
+        digest = PcmHash(settings, part.end - part.start)
+        kept: list[np.ndarray] | None = []
+        for chunk in pcm(part):
+            digest.update(chunk)
+            if kept is not None:
+                kept.append(chunk)
+                if len(kept) > KEEP_PCM_S:
+                    kept = None  # rendered again if it must be encoded
+        return digest.key(), kept
+
+    def one(i: int) -> None:
+        part = plan[i]
+        key, kept = key_of(part)
+        if key is None or reuse is None:
+            target = targets[i] = scratch / f"part{i}.mp3"
+            _lame_part(lame(), pcm(part), target, options.channels, counted, stop)
+            count("encoded")
+            return
+        with lock:
+            entry = made.get(key)
+            mine = entry is None
+            if entry is None:
+                entry = made[key] = (threading.Event(), [])
+        done, path = entry
+        if not mine:
+            while not done.wait(0.1):
+                if stop.is_set():
+                    return
+            if path:  # (else its maker failed, which it reports)
+                targets[i] = path[0]
+                count("reused")
+                counted(part.end - part.start)
+            return
+        try:
+            target = scratch / f"{key}.mp3"
+            found = reuse.get(key)
+            if found is not None and _frames_ok(target, found):
+                count("reused")
+                counted(part.end - part.start)
+            else:
+                _lame_part(lame(), iter(kept) if kept is not None else pcm(part), target, options.channels,
+                           counted if not part.silent else _ignored, stop)
+                if stop.is_set():
+                    return
+                if part.silent:
+                    counted(part.end - part.start)
+                count("encoded")
+                reuse.put(key, target.read_bytes())
+            path.append(target)
+            targets[i] = target
+        finally:
+            done.set()
+
     errors: list[BaseException] = []
 
-    def encode(start: int, end: int, target: Path) -> None:
+    def work() -> None:
         try:
-            _lame_part(lame(), _chunks(audio, start, end, options.rate), target, options.channels, counted, stop)
+            while not stop.is_set() and not errors:
+                with lock:
+                    i = next(todo, None)
+                if i is None:
+                    return
+                one(i)
         except OSError as exc:  # the parts are in TMPDIR, which may be full when the output's disk is not
             errors.append(scratch_error(exc, scratch))
         except BaseException as exc:  # noqa: BLE001 (reported by the main thread)
             errors.append(exc)
+        finally:
+            if errors:
+                stop.set()
 
+    procs: list[subprocess.Popen[bytes]] = []
+    pool: list[threading.Thread] = []
     try:
         with ctrl_c_held():  # until every thread started is listed: the clean-up below joins them all
             procs.append(_start(_command(encoder, options, tmp, scratch)))
             _feed(procs[0], [np.zeros(mp3splice.SAMPLES_PER_FRAME * options.channels, np.int16)], options.channels, None)
-            for i, target in enumerate(targets):
-                thread = threading.Thread(target=encode, args=(edges[i], edges[i + 1], target), daemon=True)
+            for _ in range(max(1, min(threads, len(plan)))):
+                thread = threading.Thread(target=work, daemon=True)
                 thread.start()
-                threads.append(thread)
-        for thread in threads:
+                pool.append(thread)
+        for thread in pool:
             while thread.is_alive():
                 thread.join(0.1)  # in short waits, so that Ctrl-C reaches this thread
         if errors:
@@ -255,12 +352,32 @@ def _encode_parts(encoder: str, audio: Source, boundaries: list[int], tmp: Path,
     finally:
         stop.set()
         _stop(procs)
-        for thread in threads:
+        for thread in pool:
             thread.join()
+    parts = [t for t in targets if t is not None]
+    if len(parts) != len(plan):
+        raise mp3splice.SpliceError("a part is missing")
     try:
-        mp3splice.join(tmp, targets, [0, *boundaries], audio.frames)
+        mp3splice.join(tmp, parts, [p.start for p in plan], audio.frames)
     except OSError as exc:
         raise write_error(exc, out) from None
+    if reuse is not None:
+        reuse.trim()
+    return PartCounts(counts["encoded"], counts["reused"])
+
+
+def _ignored(frames: int) -> None:
+    """Progress not counted (the silent entry's frames are counted as the parts it serves)."""
+
+
+def _frames_ok(target: Path, frames: bytes) -> bool:
+    """Write remembered frames to `target` if they are MPEG frames end to end (else False)."""
+    target.write_bytes(frames)
+    try:
+        mp3splice.scan(target)
+    except mp3splice.SpliceError:
+        return False
+    return True
 
 
 def mp3_encoder() -> str:

@@ -29,7 +29,7 @@ from coach.plan.scheduler import Cue
 from coach.speech.cache import TEMPORARY, files, size
 from coach.speech.clip import Clip
 
-VERSION = 3
+VERSION = 4  # 4: MP3 parts cut at every silence (their split no longer depends on --jobs)
 FOLDER = "mastering"
 ENTRY = re.compile(r"[0-9a-f]{64}\.json")  # KEY.json, the only name an entry has
 

@@ -31,9 +31,10 @@ from coach.output import cover as covers
 from coach.output import encode, subtitles, tags, uptodate
 from coach.output.mastering_cache import MasteringCache, Remembered
 from coach.output.mastering_cache import key as mastering_key
+from coach.output.parts_cache import PartsCache
 from coach.progress import Frames, Update
 from coach.session import Session
-from coach.tools import ffmpeg_path, workers
+from coach.tools import ffmpeg_path
 
 CHAPTER_MODES = (*chapter_list.MODES, "none")
 BITRATES = {1: "64k", 2: "128k"}
@@ -75,6 +76,7 @@ class RenderReport:
     measured: Loudness  # the encoded file, as decoded
     mastering: Mastering
     sidecars: tuple[Path, ...]
+    parts: encode.PartCounts | None = None  # MP3 parts encoded and reused, over every encode (None: in one piece)
 
 
 @dataclass(frozen=True)
@@ -162,17 +164,22 @@ def build_mixdown(session: Session, options: RenderOptions, tracks: tuple[Path, 
 
 
 def render(
-    session: Session, out: Path, options: RenderOptions, progress: Update | None = None, stamp: str | None = None
+    session: Session, out: Path, options: RenderOptions, progress: Update | None = None, stamp: str | None = None,
+    reuse_parts: bool = True,
 ) -> RenderReport:
     """The steps in order: check, mix, master (or remember), then into a temporary beside `out`:
     encode, tag, measure as decoded, and encode again (at most twice) if the encoder moved the
     loudness or a peak; rename into place; write the sidecars. `stamp`: the key that says the file is up to
-    date (see uptodate), stored in its tag."""
+    date (see uptodate), stored in its tag. `reuse_parts`: MP3 parts already encoded with the same
+    PCM (in the cache folder, or earlier in this render) are not encoded again; off, every part is
+    encoded (the same samples, decoded: tests/output/test_parts_cache.py)."""
     inputs = check_render(out, options)
     info = track_info(session, options, inputs.cover)
     mix = build_mixdown(session, options, inputs.music)
     remembered = MasteringCache(session.cache_dir, _mastering_key(session, mix, options, inputs.music))
     frames = Frames(mix.frames, progress)
+    reuse = PartsCache(session.cache_dir) if reuse_parts else None
+    counts: encode.PartCounts | None = None
     try:
         known = remembered.get()
         if known is not None:
@@ -183,7 +190,10 @@ def render(
             sent = math.nan
         with encode.staged(out, f".{options.format}") as tmp:
             for attempt in range(1, MAX_ENCODES + 1):
-                sent = _encode(mastered, tmp, out, options, info, frames, sent)
+                sent, made = _encode(mastered, tmp, out, options, info, frames, sent, reuse)
+                if made is not None:
+                    counts = made if counts is None else encode.PartCounts(counts.encoded + made.encoded,
+                                                                           counts.reused + made.reused)
                 with encode.writing(out):
                     tags.write(tmp, options.format, info)
                     if stamp is not None and options.format in uptodate.FORMATS:
@@ -211,7 +221,7 @@ def render(
         files.write_text(path, subtitles.FORMATS[fmt](session.cues, info.sheet))
         sidecars.append(path)
     return RenderReport(out, session.timeline.duration_ms, mix.channels, info.chapters, measured,
-                        replace(mastering, settings=mastered.settings), tuple(sidecars))
+                        replace(mastering, settings=mastered.settings), tuple(sidecars), counts)
 
 
 def _master(mix: Mixdown, options: RenderOptions, frames: Frames) -> tuple[Mixdown, Mastering, float]:
@@ -227,7 +237,8 @@ def _master(mix: Mixdown, options: RenderOptions, frames: Frames) -> tuple[Mixdo
 
 
 # RenderOptions' fields that leave the audio alone: what the file holds besides it.
-NOT_AUDIO = frozenset({"chapters", "cover", "subtitles"})
+# `jobs`: how many parts encode at once; the MP3's parts are where its silences are, whatever it is.
+NOT_AUDIO = frozenset({"chapters", "cover", "subtitles", "jobs"})
 
 
 def mastering_options(options: RenderOptions, channels: int) -> dict[str, object]:
@@ -236,7 +247,6 @@ def mastering_options(options: RenderOptions, channels: int) -> dict[str, object
     shaping.update(
         channels=channels,
         bitrate=options.bitrate or BITRATES[channels],
-        jobs=workers(options.jobs),  # parts encoded apart: not quite the same samples
         mp3_encoder=encode.mp3_encoder(),
     )
     return shaping
@@ -278,11 +288,11 @@ def _metered(chunks: Iterable[np.ndarray]) -> Callable[[Meter | ebur128.StreamMe
 
 
 def _encode(mastered: Mixdown, tmp: Path, out: Path, options: RenderOptions, info: tags.TrackInfo, frames: Frames,
-            sent: float) -> float:
+            sent: float, reuse: PartsCache | None = None) -> tuple[float, encode.PartCounts | None]:
     """Encode into `tmp`; returns the loudness of what was sent to the encoder: `sent` when already
     known for these settings, else measured. Speech and tones, in-process without a pass
     (`voice_loudness`, which also limits the clips before the encoder needs them); with music,
-    stereo with no silence to skip, by an ffmpeg meter beside the encoder."""
+    stereo with no silence to skip, by an ffmpeg meter beside the encoder. Also what the parts took."""
     bitrate = options.bitrate or BITRATES[mastered.channels]
     settings = encode.EncodeOptions(options.format, options.rate, mastered.channels, bitrate, info.text_tags,
                                     tags.ffmetadata(info))
@@ -290,12 +300,12 @@ def _encode(mastered: Mixdown, tmp: Path, out: Path, options: RenderOptions, inf
         if math.isnan(sent):
             sent = voice_level.voice_loudness(mastered).integrated
         # A Mixdown: encoded in parts at once.
-        encode.write(mastered, tmp, settings, progress=frames, jobs=options.jobs, out=out)
-        return sent
+        made = encode.write(mastered, tmp, settings, progress=frames, jobs=options.jobs, out=out, reuse=reuse)
+        return sent, made
     stream = ebur128.StreamMeter(mastered.rate, mastered.channels, "s16le", true_peak=False)
     try:
         encode.write(_metered(mastered.chunks())(stream), tmp, settings, progress=frames, jobs=options.jobs, out=out)
-        return stream.result().integrated
+        return stream.result().integrated, None
     finally:
         stream.close()
 

@@ -55,6 +55,13 @@ def key(
     return digest.hexdigest()
 
 
+def lineage_key(out: Path, options: Mapping[str, object]) -> str:
+    """The key of the last render to `out` with these options, whatever the session: where an
+    edited session looks for settings to keep (render._kept checks they still fit)."""
+    shape = {"version": VERSION, "lineage": str(out.resolve()), "options": dict(options)}
+    return hashlib.sha256(json.dumps(shape, sort_keys=True, default=str).encode("utf-8")).hexdigest()
+
+
 def _file_identity(path: Path) -> list[object]:
     try:
         stat = path.stat()

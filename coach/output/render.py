@@ -29,7 +29,7 @@ from coach.errors import CoachError
 from coach.output import chapters as chapter_list
 from coach.output import cover as covers
 from coach.output import encode, subtitles, tags, uptodate
-from coach.output.mastering_cache import MasteringCache, Remembered
+from coach.output.mastering_cache import MasteringCache, Remembered, lineage_key
 from coach.output.mastering_cache import key as mastering_key
 from coach.output.parts_cache import PartsCache
 from coach.progress import Frames, Update
@@ -44,6 +44,7 @@ MAX_ENCODES = 3  # the first, one that corrects loudness and peak, one last that
 LOUDNESS_TOLERANCE_LU = 0.4  # a second encode when the encoder's shift differs from the excerpt's by more
 CODEC_SHIFT_MIN_LU = 0.05
 EXCERPT_MS = 60_000
+KEPT_TOLERANCE_LU = 0.05  # the last render's settings are kept when they land this close (mastering's own precision)
 
 
 @dataclass(frozen=True)
@@ -177,14 +178,18 @@ def render(
     info = track_info(session, options, inputs.cover)
     mix = build_mixdown(session, options, inputs.music)
     remembered = MasteringCache(session.cache_dir, _mastering_key(session, mix, options, inputs.music))
+    last_here = MasteringCache(session.cache_dir, lineage_key(out, mastering_options(options, mix.channels)))
     frames = Frames(mix.frames, progress)
     reuse = PartsCache(session.cache_dir) if reuse_parts else None
     counts: encode.PartCounts | None = None
     try:
         known = remembered.get()
+        kept = _kept(mix, options, last_here.get()) if known is None else None
         if known is not None:
             mastering, sent, shift = known.mastering, known.sent, known.shift
             mastered = mix.with_settings(mastering.settings)
+        elif kept is not None:
+            mastered, mastering, sent, shift = kept
         else:
             mastered, mastering, shift = _master(mix, options, frames)
             sent = math.nan
@@ -214,6 +219,8 @@ def render(
             # What this encode did is what the same settings will do next time.
             remembered.put(Remembered(replace(mastering, settings=mastered.settings), sent,
                                       measured.integrated - sent, measured))
+        # The next render to this file, after an edit, starts from these settings (see `_kept`).
+        last_here.put(Remembered(replace(mastering, settings=mastered.settings), sent, measured.integrated - sent))
     finally:
         mix.close()
     sidecars = []
@@ -234,6 +241,22 @@ def _master(mix: Mixdown, options: RenderOptions, frames: Frames) -> tuple[Mixdo
     if abs(shift) <= CODEC_SHIFT_MIN_LU:
         return mastered, mastering, 0.0
     return mastered.with_settings(trimmed(mastered.settings, -shift / mastering.slope)), mastering, shift
+
+
+def _kept(mix: Mixdown, options: RenderOptions, last: Remembered | None
+          ) -> tuple[Mixdown, Mastering, float, float] | None:
+    """The settings the last render to the same file ended with, when this session with them
+    still meets the loudness target as closely as mastering would (KEPT_TOLERANCE_LU, the voice
+    measured in-process, plus the shift the encoder made last time): after editing a tip, the
+    rest of the session is the same PCM, and its encoded parts are reused. With music, or off
+    the target: None (mastered again). Returns (mix, mastering, loudness sent, expected shift)."""
+    if last is None or mix.music is not None or options.format != "mp3":
+        return None
+    mastered = mix.with_settings(last.mastering.settings)
+    sent = voice_level.voice_loudness(mastered).integrated
+    if not abs(sent + last.shift - options.loudness) <= KEPT_TOLERANCE_LU:
+        return None
+    return mastered, replace(last.mastering, passes=0), sent, last.shift
 
 
 # RenderOptions' fields that leave the audio alone: what the file holds besides it.

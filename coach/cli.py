@@ -409,20 +409,23 @@ def devices() -> None:
 
 @app.command()
 def cache(
-    clear: bool = typer.Option(False, "--clear", help="Delete every cached clip and remembered mastering result."),
+    clear: bool = typer.Option(False, "--clear", help="Delete every cached clip, remembered mastering result and encoded part."),
     cache_dir: Path | None = CacheOpt,
 ) -> None:
-    """Show the cache's size (speech clips, remembered mastering results), or clear it."""
-    from coach.output import mastering_cache
+    """Show the cache's size (speech clips, remembered mastering results, encoded MP3 parts), or clear it."""
+    from coach.output import mastering_cache, parts_cache
     from coach.speech.cache import ClipCache, default_dir
 
     folder = cache_dir or default_dir()
     clips = ClipCache(folder)
     if clear:
-        typer.echo(f"removed {clips.clear()} clips and {mastering_cache.clear(folder)} mastering results from {folder}")
+        typer.echo(f"removed {clips.clear()} clips, {mastering_cache.clear(folder)} mastering results"
+                   f" and {parts_cache.clear(folder)} encoded parts from {folder}")
         return
     (count, clip_bytes), (results, result_bytes) = clips.stats(), mastering_cache.stats(folder)
-    typer.echo(f"{folder}: {count} clips, {results} mastering results, {(clip_bytes + result_bytes) / 1_000_000:.1f} MB")
+    parts, part_bytes = parts_cache.stats(folder)
+    typer.echo(f"{folder}: {count} clips, {results} mastering results, {parts} encoded parts,"
+               f" {(clip_bytes + result_bytes + part_bytes) / 1_000_000:.1f} MB")
 
 
 def main() -> None:

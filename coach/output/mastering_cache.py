@@ -32,6 +32,7 @@ from coach.speech.clip import Clip
 VERSION = 4  # 4: MP3 parts cut at every silence (their split no longer depends on --jobs)
 FOLDER = "mastering"
 ENTRY = re.compile(r"[0-9a-f]{64}\.json")  # KEY.json, the only name an entry has
+LAST = re.compile(r"[0-9a-f]{64}\.last\.json")  # the last render to a file (`lineage_key`): not a result
 
 
 def key(
@@ -83,8 +84,9 @@ class Remembered:
 class MasteringCache:
     """One session's remembered mastering in `folder` (None: remember nothing)."""
 
-    def __init__(self, folder: Path | None, key: str) -> None:
-        self.path = folder / FOLDER / f"{key}.json" if folder is not None else None
+    def __init__(self, folder: Path | None, key: str, last: bool = False) -> None:
+        name = f"{key}.last.json" if last else f"{key}.json"  # last: the entry of `lineage_key`
+        self.path = folder / FOLDER / name if folder is not None else None
 
     def get(self) -> Remembered | None:
         if self.path is None:
@@ -122,14 +124,14 @@ class MasteringCache:
 def stats(cache_folder: Path) -> tuple[int, int]:
     """(remembered masterings in a cache folder, bytes on disk, leftover temporaries included)."""
     entries = files(cache_folder / FOLDER, ENTRY)
-    return len(entries), size(entries + files(cache_folder / FOLDER, TEMPORARY))
+    return len(entries), size(entries + files(cache_folder / FOLDER, LAST) + files(cache_folder / FOLDER, TEMPORARY))
 
 
 def clear(cache_folder: Path) -> int:
     """Forget every remembered mastering in a cache folder, leftover temporaries too; returns how
     many. Files the cache did not name are left where they are."""
     entries = files(cache_folder / FOLDER, ENTRY)
-    for path in entries + files(cache_folder / FOLDER, TEMPORARY):
+    for path in entries + files(cache_folder / FOLDER, LAST) + files(cache_folder / FOLDER, TEMPORARY):
         path.unlink(missing_ok=True)
     try:
         (cache_folder / FOLDER).rmdir()

@@ -178,7 +178,7 @@ def render(
     info = track_info(session, options, inputs.cover)
     mix = build_mixdown(session, options, inputs.music)
     remembered = MasteringCache(session.cache_dir, _mastering_key(session, mix, options, inputs.music))
-    last_here = MasteringCache(session.cache_dir, lineage_key(out, mastering_options(options, mix.channels)))
+    last_here = MasteringCache(session.cache_dir, lineage_key(out, mastering_options(options, mix.channels)), last=True)
     frames = Frames(mix.frames, progress)
     reuse = PartsCache(session.cache_dir) if reuse_parts else None
     counts: encode.PartCounts | None = None

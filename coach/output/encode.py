@@ -114,6 +114,7 @@ class PartCounts:
 
     encoded: int = 0
     reused: int = 0
+    keys: tuple[tuple[int, int, str], ...] = ()  # with reuse: each part's (first frame, end, key)
 
 
 def write(
@@ -240,6 +241,7 @@ def _encode_parts(encoder: str, audio: Source, plan: list[mp3splice.Part], tmp: 
     stop = threading.Event()
     counted = progress or Frames()
     targets: list[Path | None] = [None] * len(plan)
+    keys: list[str] = [""] * len(plan)
     lock = threading.Lock()
     made: dict[str, tuple[threading.Event, list[Path]]] = {}  # key: done, and the file once made
     counts = {"encoded": 0, "reused": 0}
@@ -255,12 +257,15 @@ def _encode_parts(encoder: str, audio: Source, plan: list[mp3splice.Part], tmp: 
             return iter([np.zeros(count * options.channels, np.int16)])
         return _chunks(audio, part.start, part.end, options.rate)
 
-    def key_of(part: mp3splice.Part) -> tuple[str | None, list[np.ndarray] | None]:
-        """The part's key (None without reuse) and its PCM when short enough to keep."""
+    def key_of(part: mp3splice.Part, known: bool = True) -> tuple[str | None, list[np.ndarray] | None]:
+        """The part's key (None without reuse) and its PCM when short enough to keep; `known`:
+        the key remembered for it, if any, without rendering (then no PCM)."""
         if reuse is None:
             return None, None
         if part.silent:
             return silence_key, None
+        if known and (part.start, part.end) in reuse.known:
+            return reuse.known[part.start, part.end], None
         digest = PcmHash(settings, part.end - part.start)
         kept: list[np.ndarray] | None = []
         for chunk in pcm(part):
@@ -274,11 +279,13 @@ def _encode_parts(encoder: str, audio: Source, plan: list[mp3splice.Part], tmp: 
     def one(i: int) -> None:
         part = plan[i]
         key, kept = key_of(part)
+        remembered = reuse is not None and not part.silent and (part.start, part.end) in reuse.known
         if key is None or reuse is None:
             target = targets[i] = scratch / f"part{i}.mp3"
             _lame_part(lame(), pcm(part), target, options.channels, counted, stop)
             count("encoded")
             return
+        keys[i] = key
         with lock:
             entry = made.get(key)
             mine = entry is None
@@ -301,6 +308,10 @@ def _encode_parts(encoder: str, audio: Source, plan: list[mp3splice.Part], tmp: 
                 count("reused")
                 counted(part.end - part.start)
             else:
+                if remembered:  # a remembered key not found: hashed as the PCM is now
+                    key, kept = key_of(part, known=False)
+                    assert key is not None
+                    keys[i], target = key, scratch / f"{key}.mp3"
                 _lame_part(lame(), iter(kept) if kept is not None else pcm(part), target, options.channels,
                            counted if not part.silent else _ignored, stop)
                 if stop.is_set():
@@ -363,7 +374,8 @@ def _encode_parts(encoder: str, audio: Source, plan: list[mp3splice.Part], tmp: 
         raise write_error(exc, out) from None
     if reuse is not None:
         reuse.trim()
-    return PartCounts(counts["encoded"], counts["reused"])
+    keyed = tuple((p.start, p.end, k) for p, k in zip(plan, keys)) if reuse is not None else ()
+    return PartCounts(counts["encoded"], counts["reused"], keyed)
 
 
 def _ignored(frames: int) -> None:
@@ -371,12 +383,9 @@ def _ignored(frames: int) -> None:
 
 
 def _frames_ok(target: Path, frames: bytes) -> bool:
-    """Write remembered frames to `target` if they are MPEG frames end to end (else False)."""
+    """Write remembered frames to `target` (checked against their checksum already; frames that
+    do not join are refused by the join, and the whole encoded in one piece)."""
     target.write_bytes(frames)
-    try:
-        mp3splice.scan(target)
-    except mp3splice.SpliceError:
-        return False
     return True
 
 

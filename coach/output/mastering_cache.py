@@ -25,6 +25,7 @@ from coach.audio.mixdown import MixSettings
 from coach.audio.tones import Tone
 from coach.errors import OutputError
 from coach.files import write_text
+from coach.output import parts_cache
 from coach.plan.scheduler import Cue
 from coach.speech.cache import TEMPORARY, files, size
 from coach.speech.clip import Clip
@@ -79,6 +80,9 @@ class Remembered:
     # The encoded file as decoded and metered: the same settings give the same samples, so a
     # warm render reports this instead of decoding and metering its file again.
     measured: Loudness | None = None
+    # The MP3 parts those settings gave, (first frame, end, key in the parts cache): the same PCM
+    # again, so a warm render finds them without rendering it (parts_cache.PartsCache.known).
+    parts: tuple[tuple[int, int, str], ...] = ()
 
 
 class MasteringCache:
@@ -102,7 +106,9 @@ class MasteringCache:
                 slope=float(data["slope"]),
             )
             measured = Loudness(**data["measured"]) if data.get("measured") is not None else None
-            remembered = Remembered(mastering, float(data["sent"]), float(data["shift"]), measured)
+            parts = tuple((int(a), int(b), str(k)) for a, b, k in data.get("parts") or ()) \
+                if data.get("parts_version") == parts_cache.VERSION else ()
+            remembered = Remembered(mastering, float(data["sent"]), float(data["shift"]), measured, parts)
         except (OSError, ValueError, KeyError, TypeError):
             return None
         return remembered if math.isfinite(remembered.sent) and math.isfinite(remembered.shift) else None
@@ -113,7 +119,8 @@ class MasteringCache:
             return
         data = asdict(remembered.mastering)
         measured = asdict(remembered.measured) if remembered.measured is not None else None
-        data.update(sent=remembered.sent, shift=remembered.shift, measured=measured)
+        data.update(sent=remembered.sent, shift=remembered.shift, measured=measured,
+                    parts=[list(p) for p in remembered.parts], parts_version=parts_cache.VERSION)
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             write_text(self.path, json.dumps(data))

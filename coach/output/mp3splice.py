@@ -30,6 +30,7 @@ SILENCE_BEFORE = 4 * SAMPLES_PER_FRAME
 SILENCE_AFTER = 2 * SAMPLES_PER_FRAME
 
 _BITRATES = (0, 32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320)
+PROBE = 4  # frames: under the silence a join needs (SILENCE_BEFORE + SILENCE_AFTER), so none is missed
 RATES = (44100, 48000, 32000)  # MPEG-1's: the only frames joined here
 
 
@@ -71,16 +72,34 @@ def plan(frames: int, silent: Callable[[int, int], bool], longest_silence: int) 
     count = -(-frames // SAMPLES_PER_FRAME)
     quiet = np.zeros(count, dtype=bool)  # whether each MPEG frame's samples are all digital silence
 
-    def mark(lo: int, hi: int) -> None:  # halves, so the calls grow with the sounds, not the length
-        if silent(lo * SAMPLES_PER_FRAME, (hi - lo) * SAMPLES_PER_FRAME):
-            quiet[lo:hi] = True
-        elif hi - lo > 1:
-            mid = (lo + hi) // 2
-            mark(lo, mid)
-            mark(mid, hi)
+    def still(first: int, n: int) -> bool:
+        return silent(first * SAMPLES_PER_FRAME, n * SAMPLES_PER_FRAME)
 
-    if count:
-        mark(0, count)
+    k = 0
+    while k < count:  # galloping over each run, so the calls grow with the runs' number, not the length
+        if still(k, 1):
+            n = 1  # silence: the longest run from k, exactly (a longer run holds every shorter one)
+            while k + 2 * n <= count and still(k, 2 * n):
+                n *= 2
+            step = n // 2
+            while step:
+                if k + n + step <= count and still(k, n + step):
+                    n += step
+                step //= 2
+            quiet[k : k + n] = True
+            k += n
+        else:
+            # Sound: on to a silent frame, looking at every PROBE-th frame (a silence long enough for
+            # a join is never missed; a shorter one may be, which only leaves it unused).
+            lo, hi = 0, PROBE
+            while k + hi < count and not still(k + hi, 1):
+                lo, hi = hi, hi + PROBE
+            hi = min(hi, count - k)  # frame k + lo has sound, k + hi is silent (or the end)
+            while hi - lo > 1:
+                mid = (lo + hi) // 2
+                lo, hi = (mid, hi) if not still(k + mid, 1) else (lo, mid)
+            k += hi
+
     before, after = SILENCE_BEFORE // SAMPLES_PER_FRAME, SILENCE_AFTER // SAMPLES_PER_FRAME
     # Boundary b (sample b * 1152) can be a cut when frames b - before to b + after - 1 are silent.
     runs = np.concatenate(([0], np.cumsum(quiet)))

@@ -20,7 +20,7 @@ import hashlib
 import json
 import os
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 import numpy as np
@@ -67,10 +67,14 @@ def bound() -> int:
 
 
 class PartsCache:
-    """Encoded parts in `folder` (the clip cache folder; None: none remembered)."""
+    """Encoded parts in `folder` (the clip cache folder; None: none remembered). `known`: the keys
+    the parts (first frame, end) of this very audio had the last time, remembered with its
+    mastering (same mastering key, same settings: the same PCM), so that a warm render finds its
+    parts without rendering the PCM to hash it; a part not found is rendered and hashed as usual."""
 
-    def __init__(self, folder: Path | None) -> None:
+    def __init__(self, folder: Path | None, known: Mapping[tuple[int, int], str] | None = None) -> None:
         self.folder = folder / FOLDER if folder is not None else None
+        self.known = dict(known or {})
         self._wrote = False
 
     def path(self, key: str) -> Path:

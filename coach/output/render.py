@@ -180,10 +180,11 @@ def render(
     remembered = MasteringCache(session.cache_dir, _mastering_key(session, mix, options, inputs.music))
     last_here = MasteringCache(session.cache_dir, lineage_key(out, mastering_options(options, mix.channels)), last=True)
     frames = Frames(mix.frames, progress)
-    reuse = PartsCache(session.cache_dir) if reuse_parts else None
     counts: encode.PartCounts | None = None
     try:
         known = remembered.get()
+        reuse = PartsCache(session.cache_dir, {(a, b): k for a, b, k in known.parts} if known else None) \
+            if reuse_parts else None
         kept = _kept(mix, options, last_here.get()) if known is None else None
         if known is not None:
             mastering, sent, shift = known.mastering, known.sent, known.shift
@@ -198,7 +199,7 @@ def render(
                 sent, made = _encode(mastered, tmp, out, options, info, frames, sent, reuse)
                 if made is not None:
                     counts = made if counts is None else encode.PartCounts(counts.encoded + made.encoded,
-                                                                           counts.reused + made.reused)
+                                                                           counts.reused + made.reused, made.keys)
                 with encode.writing(out):
                     tags.write(tmp, options.format, info)
                     if stamp is not None and options.format in uptodate.FORMATS:
@@ -215,10 +216,11 @@ def render(
                 if corrected is None:
                     break
                 mastered, sent = mastered.with_settings(corrected), math.nan
-        if known is None or mastered.settings != mastering.settings or known.measured is None:
+        keys = counts.keys if counts is not None else ()
+        if known is None or mastered.settings != mastering.settings or known.measured is None or known.parts != keys:
             # What this encode did is what the same settings will do next time.
             remembered.put(Remembered(replace(mastering, settings=mastered.settings), sent,
-                                      measured.integrated - sent, measured))
+                                      measured.integrated - sent, measured, keys))
         # The next render to this file, after an edit, starts from these settings (see `_kept`).
         last_here.put(Remembered(replace(mastering, settings=mastered.settings), sent, measured.integrated - sent))
     finally:

@@ -24,11 +24,13 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from coach.audio.meter import Loudness
 from coach.errors import CoachError, EncoderError, OutputError
 from coach.files import atomic_write, scratch_error, write_error
 from coach.interrupts import ctrl_c_held
-from coach.output import mp3splice, parts_cache
+from coach.output import mp3splice, parts_cache, parts_meter
 from coach.output.parts_cache import PartsCache, PcmHash
+from coach.output.parts_meter import PartLevel
 from coach.progress import Frames
 from coach.tools import ffmpeg_path, workers
 
@@ -115,6 +117,7 @@ class PartCounts:
     encoded: int = 0
     reused: int = 0
     keys: tuple[tuple[int, int, str], ...] = ()  # with reuse: each part's (first frame, end, key)
+    level: Loudness | None = None  # with reuse: the file as decoded, measured from its parts (parts_meter)
 
 
 def write(
@@ -242,6 +245,7 @@ def _encode_parts(encoder: str, audio: Source, plan: list[mp3splice.Part], tmp: 
     counted = progress or Frames()
     targets: list[Path | None] = [None] * len(plan)
     keys: list[str] = [""] * len(plan)
+    levels: dict[str, PartLevel | None] = {}
     lock = threading.Lock()
     made: dict[str, tuple[threading.Event, list[Path]]] = {}  # key: done, and the file once made
     counts = {"encoded": 0, "reused": 0}
@@ -304,7 +308,9 @@ def _encode_parts(encoder: str, audio: Source, plan: list[mp3splice.Part], tmp: 
         try:
             target = scratch / f"{key}.mp3"
             found = reuse.get(key)
-            if found is not None and _frames_ok(target, found):
+            if found is not None:
+                target.write_bytes(found[0])
+                levels[key] = PartLevel.from_bytes(found[1])
                 count("reused")
                 counted(part.end - part.start)
             else:
@@ -319,7 +325,9 @@ def _encode_parts(encoder: str, audio: Source, plan: list[mp3splice.Part], tmp: 
                 if part.silent:
                     counted(part.end - part.start)
                 count("encoded")
-                reuse.put(key, target.read_bytes())
+                frames = target.read_bytes()
+                level = levels[key] = parts_meter.measure(frames, options.rate, options.channels)
+                reuse.put(key, frames, level.to_bytes() if level is not None else b"")
             path.append(target)
             targets[i] = target
         finally:
@@ -374,19 +382,16 @@ def _encode_parts(encoder: str, audio: Source, plan: list[mp3splice.Part], tmp: 
         raise write_error(exc, out) from None
     if reuse is not None:
         reuse.trim()
-    keyed = tuple((p.start, p.end, k) for p, k in zip(plan, keys)) if reuse is not None else ()
-    return PartCounts(counts["encoded"], counts["reused"], keyed)
+    if reuse is None:
+        return PartCounts(counts["encoded"], counts["reused"])
+    placed = [(p.start, levels.get(k)) for p, k in zip(plan, keys)]
+    level = parts_meter.loudness([(a, b) for a, b in placed if b is not None], audio.frames, options.rate) \
+        if all(b is not None for _, b in placed) else None
+    return PartCounts(counts["encoded"], counts["reused"], tuple((p.start, p.end, k) for p, k in zip(plan, keys)), level)
 
 
 def _ignored(frames: int) -> None:
     """Progress not counted (the silent entry's frames are counted as the parts it serves)."""
-
-
-def _frames_ok(target: Path, frames: bytes) -> bool:
-    """Write remembered frames to `target` (checked against their checksum already; frames that
-    do not join are refused by the join, and the whole encoded in one piece)."""
-    target.write_bytes(frames)
-    return True
 
 
 def mp3_encoder() -> str:

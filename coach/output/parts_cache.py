@@ -6,8 +6,9 @@ silence between cues is one entry (any run of silent frames is the first frames 
 one), and a re-render after an edit finds every part the edit did not touch.
 
 Entries live beside the clips, in `parts/` of the cache folder, as `KEY.frames` in a folder named by
-the key's first two digits: a header with the sha256 of the frames, then the bare frames. They are
-written to a temporary and renamed into place (files.atomic_write), the first of several renders
+the key's first two digits: a header with the sha256 of the rest, then the bare frames and their
+decoded level (parts_meter: the file is measured from its parts). They are
+written to a temporary and renamed into place (files.atomic_write, not flushed to disk), the first of several renders
 writing one wins, and one that does not check out (a damaged disk, a stopped copy) is a miss: it is
 encoded again and written over, never joined. The folder is kept under MAX_BYTES by removing the
 entries used longest ago (a hit refreshes its time).
@@ -81,8 +82,9 @@ class PartsCache:
         assert self.folder is not None
         return self.folder / key[:2] / f"{key}.frames"
 
-    def get(self, key: str) -> bytes | None:
-        """The frames stored under `key`, or None (absent, or not what was stored)."""
+    def get(self, key: str) -> tuple[bytes, bytes] | None:
+        """The frames stored under `key` and what was kept with them (their level, see
+        parts_meter), or None (absent, or not what was stored)."""
         if self.folder is None:
             return None
         path = self.path(key)
@@ -96,20 +98,21 @@ class PartsCache:
                 os.utime(path)  # used: the last to be removed
         return frames
 
-    def put(self, key: str, frames: bytes) -> None:
+    def put(self, key: str, frames: bytes, extra: bytes = b"") -> None:
         """Remember, best effort (a read-only or full folder only means encoding again next time);
         a damaged entry under `key` is replaced, a sound one another render wrote is kept."""
         if self.folder is None or bound() <= 0:
             return
         target = self.path(key)
-        data = MAGIC + hashlib.sha256(frames).digest() + frames
+        payload = len(frames).to_bytes(8, "little") + frames + extra
+        data = MAGIC + hashlib.sha256(payload).digest() + payload
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
-            try:
-                write_bytes(target, data, exclusive=True)
+            try:  # not flushed to disk: a damaged entry is found out when read
+                write_bytes(target, data, exclusive=True, durable=False)
             except FileExistsError:
                 if self.get(key) is None:
-                    write_bytes(target, data)
+                    write_bytes(target, data, durable=False)
             self._wrote = True
         except OSError:
             pass
@@ -136,12 +139,15 @@ class PartsCache:
             total -= length
 
 
-def _checked(data: bytes) -> bytes | None:
+def _checked(data: bytes) -> tuple[bytes, bytes] | None:
     head = len(MAGIC) + 32
-    if len(data) <= head or not data.startswith(MAGIC):
+    if len(data) < head + 8 or not data.startswith(MAGIC):
         return None
-    frames = data[head:]
-    return frames if hashlib.sha256(frames).digest() == data[len(MAGIC):head] else None
+    payload = data[head:]
+    if hashlib.sha256(payload).digest() != data[len(MAGIC):head]:
+        return None
+    size = int.from_bytes(payload[:8], "little")
+    return (payload[8:8 + size], payload[8 + size:]) if 0 < size <= len(payload) - 8 else None
 
 
 def entries(folder: Path) -> list[Path]:

@@ -208,7 +208,9 @@ def render(
                     # Same mastering key, same settings: the same samples this measurement was made of.
                     measured = known.measured
                     break
-                measured = decoded.measure_decoded(tmp, mastered.rate, mastered.channels)
+                # The parts' own levels add up to the file's (parts_meter); else the file is decoded.
+                measured = made.level if made is not None and made.level is not None else \
+                    decoded.measure_decoded(tmp, mastered.rate, mastered.channels)
                 if attempt == MAX_ENCODES:
                     break
                 last = attempt == MAX_ENCODES - 1  # the encode after this correction is not checked again

@@ -33,8 +33,8 @@ def _write(source: Bursts, out: Path, reuse: PartsCache | None) -> encode.PartCo
 def test_an_entry_is_what_was_put_and_a_damaged_one_is_a_miss(tmp_path: Path) -> None:
     cache = PartsCache(tmp_path)
     key = "ab" + "0" * 62
-    cache.put(key, b"frames")
-    assert cache.get(key) == b"frames"
+    cache.put(key, b"frames", b"level")
+    assert cache.get(key) == (b"frames", b"level")
     path = cache.path(key)
     assert path.parent.parent == tmp_path / "parts"
     data = path.read_bytes()
@@ -43,7 +43,7 @@ def test_an_entry_is_what_was_put_and_a_damaged_one_is_a_miss(tmp_path: Path) ->
     path.write_bytes(data[: len(data) // 2])  # a stopped copy
     assert cache.get(key) is None
     cache.put(key, b"frames")  # a damaged entry is written over
-    assert cache.get(key) == b"frames"
+    assert cache.get(key) == (b"frames", b"")
     assert PartsCache(None).get(key) is None
     assert parts_cache.stats(tmp_path)[0] == 1
     assert parts_cache.clear(tmp_path) == 1 and not (tmp_path / "parts").exists()
@@ -148,3 +148,30 @@ def test_a_render_after_editing_one_tip_encodes_only_that_tips_parts(tmp_path: P
     assert np.array_equal(decode(out), decode(reference))
     errors = onsets(decode(out), session.to_json()["cues"])
     assert max(abs(e) for e in errors) <= 5, errors
+
+
+# ---- the file measured from its parts --------------------------------------------------------
+
+@pytest.mark.ffmpeg
+def test_the_parts_levels_add_up_to_the_decoded_files(tmp_path: Path) -> None:
+    source = Bursts(100)
+    cache = PartsCache(tmp_path / "cache")
+    first = _write(source, tmp_path / "first.mp3", cache)
+    again = _write(source, tmp_path / "again.mp3", cache)  # every level read back from the cache
+    whole = decoded.measure_decoded(tmp_path / "first.mp3", RATE, 1)
+    for counts in (first, again):
+        assert counts is not None and counts.level is not None
+        assert counts.level.integrated == pytest.approx(whole.integrated, abs=1e-3)
+        assert counts.level.true_peak == pytest.approx(whole.true_peak, abs=1e-3)
+        assert counts.level.lra == pytest.approx(whole.lra, abs=1e-3)
+    assert _write(source, tmp_path / "none.mp3", None).level is None  # type: ignore[union-attr]
+
+
+@pytest.mark.ffmpeg
+def test_a_render_measures_its_file_from_the_parts_as_decoding_it_would(tmp_path: Path) -> None:
+    session = prepare(loader.load(), SpeechOptions(engine="fake"))
+    report = render(session, tmp_path / "s.mp3", RenderOptions())
+    whole = decoded.measure_decoded(tmp_path / "s.mp3", RATE, 1)
+    assert report.measured.integrated == pytest.approx(whole.integrated, abs=1e-3)
+    assert report.measured.true_peak == pytest.approx(whole.true_peak, abs=1e-3)
+    assert report.measured.lra == pytest.approx(whole.lra, abs=1e-3)

@@ -313,11 +313,14 @@ NOTES = """\
   coach's encoder is LAME in-process, slower alone than ffmpeg's, faster two at once).
 - **Naive pydub peer**: the obvious program: `AudioSegment.silent(duration, frame_rate=44100)`,
   `overlay` each cached clip at its cue's start, `export` as 64 kbit/s MP3 (same clips, same cues).
-- **Warm render**: `coach render` of the built-in 16-minute session, every clip in the cache.
-  It encodes the MP3 in parts at once, one LAME thread per core (see docs/mp3.md), where the floor
-  is one ffmpeg on one core; `--jobs 1` is the same render with one encoder, for comparison.
-  **Cold render**: the same with an empty cache (every clip synthesised, by worker processes and
-  the main one at once).
+- **Warm render**: `coach render --force` of the built-in 16-minute session, every clip, its
+  mastering and its encoded MP3 parts in the cache (see docs/mp3.md): it joins the parts it
+  encoded before. `--jobs 1` is the same with one thread. **First render with clips cached**:
+  a copy of the built-in routine rendered with a cache folder that holds its clips and nothing
+  else (no mastering, no encoded parts, as right after `coach script`); **after editing one tip**:
+  the same routine rendered again with one tip reworded (its clip spoken, the rest as before), as
+  a ratio to that first render. **Cold render**: an empty cache (every clip synthesised, by
+  worker processes and the main one at once).
 - **Memory**: the peak RSS of the Python process rendering (it runs `coach.cli.main` in a child
   and reads `getrusage(RUSAGE_SELF)` at the end); ffmpeg's own peak (`VmHWM`, read from /proc
   while it runs) is reported apart.

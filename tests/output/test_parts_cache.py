@@ -104,11 +104,17 @@ def test_a_damaged_entry_is_encoded_again_never_joined(tmp_path: Path) -> None:
 # ---- renders --------------------------------------------------------------------------------
 
 @pytest.mark.ffmpeg
-def test_a_render_with_reuse_is_sample_identical_to_one_without(tmp_path: Path) -> None:
+def test_a_render_with_reuse_is_sample_identical_to_one_without(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from coach.audio.mixdown import Mixdown
+
     session = prepare(loader.load(), SpeechOptions(engine="fake"))
     without = render(session, tmp_path / "without.mp3", RenderOptions(), reuse_parts=False)
     first = render(session, tmp_path / "first.mp3", RenderOptions())
+    rendered: list[int] = []
+    real = Mixdown.render
+    monkeypatch.setattr(Mixdown, "render", lambda self, start, count: (rendered.append(count), real(self, start, count))[1])
     second = render(session, tmp_path / "second.mp3", RenderOptions())
+    assert rendered == []  # the parts found by the keys remembered with the mastering: nothing mixed
     assert without.parts is not None and first.parts is not None and second.parts is not None
     total = without.parts.encoded
     assert without.parts.reused == 0

@@ -111,15 +111,16 @@ def test_cache_counts_and_clears_clips_and_mastering_results_only(write_routine,
     made = coach("render", str(write_routine(GOOD)), "-o", str(tmp_path / "s.mp3"), "--engine", "fake", "--cache-dir", str(cache))
     assert made.returncode == 0, made.stderr
     clips = [p for p in cache.glob("??/*.wav") if len(p.stem) == 64]
-    results = list(cache.glob("mastering/*.json"))  # the result, and the last render to s.mp3 (not counted)
+    results = list(cache.glob("mastering/*.json"))
+    last = list(cache.glob("mastering/*.last"))  # the last render to s.mp3: not a result, cleared with them
     parts = list(cache.glob("parts/??/*.frames"))
-    assert clips and len(results) == 2 and len(list(cache.glob("mastering/*.last.json"))) == 1 and parts
+    assert clips and len(results) == 1 and len(last) == 1 and parts
     leftovers = {"ab/.k3x_9q2m.part": b"half a clip", "mastering/.q0w_e9rt.part": b"{"}  # a SIGKILLed write's
     mine = {"notes.txt": b"mine", "music/song.wav": b"RIFF", "mastering/notes.json": b"{}", "ab/readme.txt": b"mine"}
     for name, data in {**leftovers, **mine}.items():
         (cache / name).parent.mkdir(exist_ok=True)
         (cache / name).write_bytes(data)
-    size = sum(p.stat().st_size for p in clips + results + parts) + sum(len(data) for data in leftovers.values())
+    size = sum(p.stat().st_size for p in clips + results + last + parts) + sum(len(data) for data in leftovers.values())
 
     shown = coach("cache", "--cache-dir", str(cache))
     expected = f"{cache}: {len(clips)} clips, 1 mastering results, {len(parts)} encoded parts, {size / 1_000_000:.1f} MB\n"

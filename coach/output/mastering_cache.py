@@ -33,7 +33,7 @@ from coach.speech.clip import Clip
 VERSION = 4  # 4: MP3 parts cut at every silence (their split no longer depends on --jobs)
 FOLDER = "mastering"
 ENTRY = re.compile(r"[0-9a-f]{64}\.json")  # KEY.json, the only name an entry has
-LAST = re.compile(r"[0-9a-f]{64}\.last\.json")  # the last render to a file (`lineage_key`): not a result
+LAST = re.compile(r"[0-9a-f]{64}\.last")  # the last render to a file (`lineage_key`): not a result
 
 
 def key(
@@ -89,7 +89,7 @@ class MasteringCache:
     """One session's remembered mastering in `folder` (None: remember nothing)."""
 
     def __init__(self, folder: Path | None, key: str, last: bool = False) -> None:
-        name = f"{key}.last.json" if last else f"{key}.json"  # last: the entry of `lineage_key`
+        name = f"{key}.last" if last else f"{key}.json"  # last: the entry of `lineage_key`
         self.path = folder / FOLDER / name if folder is not None else None
 
     def get(self) -> Remembered | None:

@@ -11,6 +11,7 @@ once, one thread per core, joined behind the Info frame of one frame ffmpeg enco
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import errno
 import re
@@ -42,6 +43,7 @@ FORMATS = {
 }
 LAME_QUALITY = 3  # LAME's own default, which ffmpeg keeps: full noise shaping and psychoacoustics
 SILENCE_PART_FRAMES = 512  # the longest silent part (13 s at 44.1 kHz): longer silences are several
+RECENT_LEVELS = 64  # parts' levels kept in a render for parts with the same PCM (the silence above all)
 KEEP_PCM_S = 30  # a part's PCM kept while its key is made, to encode it if it must be (longer: rendered again)
 
 
@@ -245,7 +247,19 @@ def _encode_parts(encoder: str, audio: Source, plan: list[mp3splice.Part], tmp: 
     counted = progress or Frames()
     targets: list[Path | None] = [None] * len(plan)
     keys: list[str] = [""] * len(plan)
-    levels: dict[str, PartLevel | None] = {}
+    placed = parts_meter.Levels(audio.frames, options.rate)  # the file's level, from the parts'
+    recent: collections.OrderedDict[str, PartLevel | None] = collections.OrderedDict()  # for parts met again
+
+    def level_of(key: str, level: PartLevel | None = None, known: bool = False) -> PartLevel | None:
+        """A part's level, remembered for the next part with the same key (the last few only:
+        one forgotten means measuring the file as decoded instead)."""
+        with lock:
+            if known:
+                recent[key] = level
+                if len(recent) > RECENT_LEVELS:
+                    recent.popitem(last=False)
+                return level
+            return recent.get(key)
     lock = threading.Lock()
     made: dict[str, tuple[threading.Event, list[Path]]] = {}  # key: done, and the file once made
     counts = {"encoded": 0, "reused": 0}
@@ -302,6 +316,7 @@ def _encode_parts(encoder: str, audio: Source, plan: list[mp3splice.Part], tmp: 
                     return
             if path:  # (else its maker failed, which it reports)
                 targets[i] = path[0]
+                placed.add(part.start, level_of(key))
                 count("reused")
                 counted(part.end - part.start)
             return
@@ -310,7 +325,7 @@ def _encode_parts(encoder: str, audio: Source, plan: list[mp3splice.Part], tmp: 
             found = reuse.get(key)
             if found is not None:
                 target.write_bytes(found[0])
-                levels[key] = PartLevel.from_bytes(found[1])
+                placed.add(part.start, level_of(key, PartLevel.from_bytes(found[1]), known=True))
                 count("reused")
                 counted(part.end - part.start)
             else:
@@ -326,7 +341,8 @@ def _encode_parts(encoder: str, audio: Source, plan: list[mp3splice.Part], tmp: 
                     counted(part.end - part.start)
                 count("encoded")
                 frames = target.read_bytes()
-                level = levels[key] = parts_meter.measure(frames, options.rate, options.channels)
+                level = level_of(key, parts_meter.measure(frames, options.rate, options.channels), known=True)
+                placed.add(part.start, level)
                 reuse.put(key, frames, level.to_bytes() if level is not None else b"")
             path.append(target)
             targets[i] = target
@@ -384,10 +400,8 @@ def _encode_parts(encoder: str, audio: Source, plan: list[mp3splice.Part], tmp: 
         reuse.trim()
     if reuse is None:
         return PartCounts(counts["encoded"], counts["reused"])
-    placed = [(p.start, levels.get(k)) for p, k in zip(plan, keys)]
-    level = parts_meter.loudness([(a, b) for a, b in placed if b is not None], audio.frames, options.rate) \
-        if all(b is not None for _, b in placed) else None
-    return PartCounts(counts["encoded"], counts["reused"], tuple((p.start, p.end, k) for p, k in zip(plan, keys)), level)
+    return PartCounts(counts["encoded"], counts["reused"], tuple((p.start, p.end, k) for p, k in zip(plan, keys)),
+                      placed.result())
 
 
 def _ignored(frames: int) -> None:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 import struct
+import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -86,22 +87,47 @@ def measure(frames: bytes, rate: int, channels: int) -> PartLevel | None:
     return PartLevel(first + lo, blocks[lo:hi].astype(np.float32), peak)
 
 
+class Levels:
+    """The file's loudness from its parts' levels, added as they come (in any order, from any
+    thread): the 100 ms steps' energies and the largest true peak, nothing kept per part."""
+
+    def __init__(self, frames: int, rate: int) -> None:
+        self.rate, self.hop, self.size = rate, meter.hop_frames(rate), block(rate)
+        self._steps = np.zeros(frames // self.hop)
+        self._peak = 0.0
+        self._missing = False
+        self._lock = threading.Lock()
+
+    def add(self, start: int, level: PartLevel | None) -> None:
+        """The part from session frame `start` (None: its level is not known: no result)."""
+        if level is None:
+            self._missing = True
+            return
+        with self._lock:
+            self._peak = max(self._peak, level.peak)
+            if not len(level.energies):
+                return
+            steps = (start // self.size + level.first + np.arange(len(level.energies))) // (self.hop // self.size)
+            keep = (steps >= 0) & (steps < len(self._steps))
+            if keep.any():
+                lo = int(steps[keep][0])
+                sums = np.bincount(steps[keep] - lo, weights=level.energies[keep].astype(np.float64))
+                self._steps[lo:lo + len(sums)] += sums
+
+    def result(self) -> Loudness | None:
+        """Integrated loudness, true peak and range, or None if a part's level was not known."""
+        if self._missing:
+            return None
+        return Loudness(meter.integrated(self._steps, self.hop),
+                        20 * math.log10(self._peak) if self._peak > 0 else -math.inf,
+                        meter.loudness_range(self._steps, self.hop))
+
+
 def loudness(parts: Iterable[tuple[int, PartLevel]], frames: int, rate: int) -> Loudness:
     """The file's loudness from its parts (first frame, level): integrated, true peak and range."""
-    hop, size = meter.hop_frames(rate), block(rate)
-    per = hop // size
-    steps = np.zeros(frames // hop)
-    peak = 0.0
+    levels = Levels(frames, rate)
     for start, level in parts:
-        peak = max(peak, level.peak)
-        if not len(level.energies):
-            continue
-        at = start // size + level.first + np.arange(len(level.energies))
-        step = at // per
-        keep = (step >= 0) & (step < len(steps))
-        if keep.any():
-            lo = int(step[keep][0])
-            sums = np.bincount(step[keep] - lo, weights=level.energies[keep].astype(np.float64))
-            steps[lo:lo + len(sums)] += sums
-    return Loudness(meter.integrated(steps, hop), 20 * math.log10(peak) if peak > 0 else -math.inf,
-                    meter.loudness_range(steps, hop))
+        levels.add(start, level)
+    result = levels.result()
+    assert result is not None
+    return result

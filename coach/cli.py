@@ -133,7 +133,7 @@ def render(
     from dataclasses import replace
 
     from coach import progress
-    from coach.output import encode, uptodate
+    from coach.output import formats, uptodate
     from coach.output.options import RenderOptions, check_render, sidecar_paths
     from coach.routine import loader
     from coach.routine.durations import format_clock
@@ -142,7 +142,7 @@ def render(
     stem = Path(name).stem if Path(name).suffix in (".yaml", ".yml") else Path(name).name
     fmt = format or (output.suffix.lstrip(".").lower() if output and output.suffix else defaults.FORMAT)
     out = output or Path(f"{stem}.{fmt}")
-    encode.check_format(fmt)
+    formats.check_format(fmt)
     jobs = _capped_jobs(jobs)
     options = RenderOptions(
         format=fmt, rate=sample_rate, bitrate=bitrate, chapters=chapters, cover=cover,
@@ -430,24 +430,25 @@ def devices() -> None:
 
 @app.command()
 def cache(
-    clear: bool = typer.Option(False, "--clear", help="Delete every cached clip, remembered mastering result and served session."),
+    clear: bool = typer.Option(False, "--clear",
+                               help="Delete every cached clip, remembered mastering result, encoded part and served session."),
     cache_dir: Path | None = CacheOpt,
 ) -> None:
-    """Show the cache's size (speech clips, remembered mastering results, served sessions), or clear it."""
-    from coach.output import mastering_cache
+    """Show the cache's size (speech clips, remembered mastering results, encoded MP3 parts, served sessions), or clear it."""
+    from coach.output import mastering_cache, parts_cache
     from coach.serve import sessions
     from coach.speech.cache import ClipCache, default_dir
 
     folder = cache_dir or default_dir()
     clips = ClipCache(folder)
     if clear:
-        typer.echo(f"removed {clips.clear()} clips, {mastering_cache.clear(folder)} mastering results and "
-                   f"{sessions.clear(folder)} served sessions from {folder}")
+        typer.echo(f"removed {clips.clear()} clips, {mastering_cache.clear(folder)} mastering results,"
+                   f" {parts_cache.clear(folder)} encoded parts and {sessions.clear(folder)} served sessions from {folder}")
         return
-    (count, clip_bytes), (results, result_bytes), (served, served_bytes) = (
-        clips.stats(), mastering_cache.stats(folder), sessions.stats(folder))
-    typer.echo(f"{folder}: {count} clips, {results} mastering results, {served} served sessions, "
-               f"{(clip_bytes + result_bytes + served_bytes) / 1_000_000:.1f} MB")
+    (count, clip_bytes), (results, result_bytes) = clips.stats(), mastering_cache.stats(folder)
+    (parts, part_bytes), (served, served_bytes) = parts_cache.stats(folder), sessions.stats(folder)
+    typer.echo(f"{folder}: {count} clips, {results} mastering results, {parts} encoded parts, {served} served sessions,"
+               f" {(clip_bytes + result_bytes + part_bytes + served_bytes) / 1_000_000:.1f} MB")
 
 
 def main() -> None:

@@ -43,13 +43,14 @@ def _mode_for(target: Path) -> int:
 
 
 @contextlib.contextmanager
-def atomic_write(target: Path, suffix: str = "", exclusive: bool = False) -> Iterator[Path]:
+def atomic_write(target: Path, suffix: str = "", exclusive: bool = False, durable: bool = True) -> Iterator[Path]:
     """A temporary path beside `target` to write; when the block ends without an error it is
     flushed to disk, given `target`'s mode and renamed over it. On any exit with an error (Ctrl-C
     and SIGTERM included) the temporary is removed and `target` is untouched. `suffix` ends the
     temporary's name (an encoder may want its extension). `exclusive`: a `target` that exists
-    by then is kept and FileExistsError raised (the first of several writers wins). Raises
-    OSError as the system does."""
+    by then is kept and FileExistsError raised (the first of several writers wins). `durable`
+    False: not flushed to disk (for cache entries that check themselves when read: a crash may
+    leave one damaged, never half-named). Raises OSError as the system does."""
     folder = target.parent if str(target.parent) else Path(".")
     stem = os.fsencode(target.name)[:_NAME_ROOM].decode("utf-8", "ignore")
     fd, name = tempfile.mkstemp(prefix=f"{TEMP_PREFIX}{stem}.", suffix=TEMP_SUFFIX + suffix, dir=folder)
@@ -57,11 +58,12 @@ def atomic_write(target: Path, suffix: str = "", exclusive: bool = False) -> Ite
     try:
         os.close(fd)
         yield tmp
-        fd = os.open(tmp, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+        if durable:
+            fd = os.open(tmp, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
         os.chmod(tmp, _mode_for(target))
         if exclusive:
             _link(tmp, target)
@@ -71,7 +73,8 @@ def atomic_write(target: Path, suffix: str = "", exclusive: bool = False) -> Ite
         with contextlib.suppress(OSError):
             tmp.unlink()
         raise
-    _sync_folder(folder)
+    if durable:
+        _sync_folder(folder)
 
 
 def _link(tmp: Path, target: Path) -> None:
@@ -100,9 +103,9 @@ def _sync_folder(folder: Path) -> None:
         os.close(fd)
 
 
-def write_bytes(target: Path, data: bytes, exclusive: bool = False) -> None:
+def write_bytes(target: Path, data: bytes, exclusive: bool = False, durable: bool = True) -> None:
     """`data` at `target`, atomically (OSError as the system raises it; see `atomic_write`)."""
-    with atomic_write(target, exclusive=exclusive) as tmp:
+    with atomic_write(target, exclusive=exclusive, durable=durable) as tmp:
         tmp.write_bytes(data)
 
 

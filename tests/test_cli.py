@@ -112,26 +112,32 @@ def test_cache_counts_and_clears_clips_and_mastering_results_only(write_routine,
     assert made.returncode == 0, made.stderr
     clips = [p for p in cache.glob("??/*.wav") if len(p.stem) == 64]
     results = list(cache.glob("mastering/*.json"))
-    assert clips and len(results) == 1
+    last = list(cache.glob("mastering/*.last"))  # the last render to s.mp3: not a result, cleared with them
+    parts = list(cache.glob("parts/??/*.frames"))
+    assert clips and len(results) == 1 and len(last) == 1 and parts
     leftovers = {"ab/.k3x_9q2m.part": b"half a clip", "mastering/.q0w_e9rt.part": b"{"}  # a SIGKILLed write's
     mine = {"notes.txt": b"mine", "music/song.wav": b"RIFF", "mastering/notes.json": b"{}", "ab/readme.txt": b"mine"}
     for name, data in {**leftovers, **mine}.items():
         (cache / name).parent.mkdir(exist_ok=True)
         (cache / name).write_bytes(data)
-    size = sum(p.stat().st_size for p in clips + results) + sum(len(data) for data in leftovers.values())
+    size = sum(p.stat().st_size for p in clips + results + last + parts) + sum(len(data) for data in leftovers.values())
 
     shown = coach("cache", "--cache-dir", str(cache))
-    assert shown.stdout == f"{cache}: {len(clips)} clips, 1 mastering results, 0 served sessions, {size / 1_000_000:.1f} MB\n", shown.stderr
+    expected = (f"{cache}: {len(clips)} clips, 1 mastering results, {len(parts)} encoded parts, 0 served sessions,"
+                f" {size / 1_000_000:.1f} MB\n")
+    assert shown.stdout == expected, shown.stderr
     cleared = coach("cache", "--clear", "--cache-dir", str(cache))
-    assert cleared.stdout == f"removed {len(clips)} clips, 1 mastering results and 0 served sessions from {cache}\n", cleared.stderr
+    expected = f"removed {len(clips)} clips, 1 mastering results, {len(parts)} encoded parts and 0 served sessions from {cache}\n"
+    assert cleared.stdout == expected, cleared.stderr
     assert {str(p.relative_to(cache)) for p in cache.rglob("*") if p.is_file()} == set(mine)
-    assert coach("cache", "--cache-dir", str(cache)).stdout == f"{cache}: 0 clips, 0 mastering results, 0 served sessions, 0.0 MB\n"
+    expected = f"{cache}: 0 clips, 0 mastering results, 0 encoded parts, 0 served sessions, 0.0 MB\n"
+    assert coach("cache", "--cache-dir", str(cache)).stdout == expected
 
 
 def test_cache_default_folder_is_coach_cache_dir(tmp_path: Path) -> None:
     env = dict(os.environ, COACH_CACHE_DIR=str(tmp_path))
     result = subprocess.run([sys.executable, "-m", "coach", "cache"], capture_output=True, text=True, env=env, timeout=60)
-    assert result.stdout == f"{tmp_path}: 0 clips, 0 mastering results, 0 served sessions, 0.0 MB\n"
+    assert result.stdout == f"{tmp_path}: 0 clips, 0 mastering results, 0 encoded parts, 0 served sessions, 0.0 MB\n"
 
 
 def test_say_to_file(tmp_path: Path) -> None:

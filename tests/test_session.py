@@ -97,7 +97,8 @@ def test_builtin_session_encoded_in_parts_decodes_to_the_timeline(tmp_path: Path
     cues = session.to_json()["cues"]
     out = tmp_path / "parts.mp3"
     render(session, out, RenderOptions(jobs=3))
-    assert len(joins) == 1 and joins[0][0] == 0 and len(joins[0]) == 3  # three parts behind ffmpeg's Info frame
+    # Cut at every gap between cues (and in the longer ones), the parts behind ffmpeg's Info frame.
+    assert len(joins) == 1 and joins[0][0] == 0 and len(joins[0]) > len(cues)
     samples = decode(out)
     assert len(samples) == 960_000 * 44100 // 1000
     errors = onsets(samples, cues)

@@ -229,6 +229,20 @@ class Meter:
         self._carry = audio[(count - 2) * block :]
 
 
+def true_peak(frames: np.ndarray) -> float:
+    """The true peak (linear, 1.0 = full scale) of (count, channels) frames with silence around
+    them, as `Meter` finds it."""
+    channels = frames.shape[1]
+    found = Meter(1, channels)
+    found._peaks(np.concatenate((frames, np.zeros((2 * limiter.BLOCK, channels), frames.dtype))))
+    return found._peak
+
+
+def loudness_range(steps: np.ndarray, hop: int) -> float:
+    """EBU Tech 3342's loudness range of the K-weighted energies of 100 ms steps (`hop` frames)."""
+    return _range(steps, hop)
+
+
 def _block_peaks(audio: np.ndarray) -> np.ndarray:
     """`limiter.block_peaks`, faster on long silences: a max and a min over 128 blocks at a time
     first (reductions along a long axis are cheap), the blocks themselves only where those are

@@ -11,71 +11,35 @@ once, one thread per core, joined behind the Info frame of one frame ffmpeg enco
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import errno
 import re
 import subprocess
 import tempfile
 import threading
-from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
-from coach.errors import CoachError, EncoderError, OutputError
+import numpy as np
+
+from coach.audio.meter import Loudness
+from coach.errors import EncoderError, OutputError
 from coach.files import atomic_write, scratch_error, write_error
 from coach.interrupts import ctrl_c_held
-from coach.output import mp3splice
+from coach.output import mp3splice, parts_cache, parts_meter
+from coach.output.formats import EncodeOptions, check_format, command
+from coach.output.parts_cache import PartsCache, PcmHash
+from coach.output.parts_meter import PartLevel
 from coach.progress import Frames
 from coach.tools import ffmpeg_path, workers
 
-if TYPE_CHECKING:  # numpy is imported where audio is encoded: the format checks run without it
-    import numpy as np
-
-FORMATS = {
-    "mp3": ["-c:a", "libmp3lame", "-write_xing", "1", "-id3v2_version", "3"],
-    "m4a": ["-c:a", "aac", "-movflags", "+faststart"],
-    "ogg": ["-c:a", "libvorbis"],
-    "wav": ["-c:a", "pcm_s16le"],
-}
 LAME_QUALITY = 3  # LAME's own default, which ffmpeg keeps: full noise shaping and psychoacoustics
-PART_MIN_S = 60  # and none shorter than this: each encoder costs a process start
-
-
-@dataclass(frozen=True)
-class EncodeOptions:
-    format: str = "mp3"
-    rate: int = 44100
-    channels: int = 1
-    bitrate: str = "64k"
-    tags: Mapping[str, str] = field(default_factory=dict)
-    metadata: str | None = None  # an ffmetadata file's text: tags and chapters (replaces `tags`)
-
-
-MP3_RATES = (8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000)
-
-
-def check_settings(options: EncodeOptions) -> None:
-    """Fail before any audio work if the encoder cannot take these settings: an MP3 rate LAME
-    would change silently, or a rate and bitrate the Vorbis or AAC encoder refuses (it is asked,
-    with a tenth of a second of silence)."""
-    if options.format == "mp3" and options.rate not in MP3_RATES:
-        raise EncoderError(f"MP3 has no sample rate of {options.rate} Hz",
-                           f"use one of {', '.join(str(r) for r in MP3_RATES)}")
-    if options.format not in ("ogg", "m4a"):
-        return
-    silence = bytes(2 * options.channels * (options.rate // 10))
-    with tempfile.TemporaryDirectory(prefix="coach-probe-") as scratch:
-        cmd = _command(ffmpeg_path(), replace(options, metadata=None, tags={}), Path(scratch) / f"probe.{options.format}",
-                       Path(scratch))
-        try:
-            done = subprocess.run(cmd, input=silence, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=60)
-        except (OSError, subprocess.TimeoutExpired) as exc:
-            raise EncoderError(f"cannot start the encoder {cmd[0]}: {exc}") from None
-    if done.returncode != 0:
-        raise EncoderError(f"{options.format} cannot be encoded at {options.rate} Hz and {options.bitrate}"
-                           f" ({'stereo' if options.channels == 2 else 'mono'})",
-                           "try 44100 or 48000 Hz, or another --bitrate")
+SILENCE_PART_FRAMES = 512  # the longest silent part (13 s at 44.1 kHz): longer silences are several
+RECENT_LEVELS = 64  # parts' levels kept in a render for parts with the same PCM (the silence above all)
+KEEP_PCM_S = 30  # a part's PCM kept while its key is made, to encode it if it must be (longer: rendered again)
 
 
 class Source(Protocol):
@@ -89,12 +53,6 @@ class Source(Protocol):
     def silent(self, start: int, count: int) -> bool: ...
 
 
-def check_format(fmt: str) -> None:
-    """One clear error for a format coach cannot write."""
-    if fmt not in FORMATS:
-        raise CoachError(f"unknown format `{fmt}`", f"formats: {', '.join(FORMATS)}")
-
-
 @contextlib.contextmanager
 def staged(out: Path, suffix: str = "") -> Iterator[Path]:
     """A temporary file beside `out` to write into (files.atomic_write): renamed over `out` when
@@ -106,6 +64,17 @@ def staged(out: Path, suffix: str = "") -> Iterator[Path]:
         raise write_error(exc, out) from None
 
 
+@dataclass(frozen=True)
+class PartCounts:
+    """What an MP3 encoded in parts took: parts encoded, and parts whose frames were reused (from
+    the parts cache, or from a part with the same PCM in the same render)."""
+
+    encoded: int = 0
+    reused: int = 0
+    keys: tuple[tuple[int, int, str], ...] = ()  # with reuse: each part's (first frame, end, key)
+    level: Loudness | None = None  # with reuse: the file as decoded, measured from its parts (parts_meter)
+
+
 def write(
     audio: Source | Iterable[np.ndarray],
     target: Path,
@@ -113,60 +82,44 @@ def write(
     progress: Frames | None = None,
     jobs: int | None = None,
     out: Path | None = None,
-) -> None:
+    reuse: PartsCache | None = None,
+) -> PartCounts | None:
     """Encode `audio` (int16 chunks, interleaved, or a Source) into `target`, replacing what it
     holds; errors name `out` (the file the user asked for, when `target` is its temporary). A
-    Source long enough is encoded as MP3 in up to `jobs` parts at once (default: one per core,
-    at most 4), joined gaplessly (see mp3splice)."""
+    Source is encoded as MP3 in parts (see mp3splice.plan), up to `jobs` at once (default: one
+    per core, at most 4), joined gaplessly; with `reuse`, a part whose PCM was encoded before
+    (in this render, or in the cache) is not encoded again. Returns the parts' counts (None:
+    encoded in one piece)."""
     check_format(options.format)
     named = out or target
     with tempfile.TemporaryDirectory(prefix="coach-encode-") as scratch:
         encoder = ffmpeg_path()
-        boundaries = None if isinstance(audio, Iterable) else _split(audio, options, jobs)
-        if boundaries is not None and not isinstance(audio, Iterable):
+        plan = None if isinstance(audio, Iterable) else _split(audio, options)
+        if plan is not None and not isinstance(audio, Iterable):
             done = progress.done if progress else 0
             try:
-                _encode_parts(encoder, audio, boundaries, target, named, options, Path(scratch), progress)
+                return _encode_parts(encoder, audio, plan, target, named, options, Path(scratch), progress,
+                                     workers(jobs), reuse)
             except mp3splice.SpliceError:
-                boundaries = None  # an encoder that writes what the join does not expect: in one piece
+                # an encoder that writes what the join does not expect: in one piece
                 if progress:
                     progress.again(progress.done - done)  # the bar does not run to twice its length
-        if boundaries is None:
-            chunks = audio if isinstance(audio, Iterable) else _chunks(audio, 0, audio.frames, options.rate)
-            _encode_one(encoder, chunks, target, named, options, Path(scratch), progress)
+        chunks = audio if isinstance(audio, Iterable) else _chunks(audio, 0, audio.frames, options.rate)
+        _encode_one(encoder, chunks, target, named, options, Path(scratch), progress)
+    return None
 
 
-def _split(audio: Source, options: EncodeOptions, jobs: int | None) -> list[int] | None:
-    """Where to cut a Source to encode it in parts ([]: one part, joined behind ffmpeg's Info
-    frame all the same), or None to leave it to one ffmpeg."""
-    if options.format != "mp3" or options.rate not in mp3splice.RATES:
-        return None
-    parts = min(workers(jobs), audio.frames // (PART_MIN_S * options.rate))
-    if _lame(options) is None:
-        return None  # a bitrate LAME cannot take as it is: ffmpeg's to round or refuse
-    return mp3splice.split_points(audio.frames, parts, audio.silent) if parts >= 2 else []
+def _split(audio: Source, options: EncodeOptions) -> list[mp3splice.Part] | None:
+    """The parts to encode a Source in (one part where nothing is silent, joined behind ffmpeg's
+    Info frame all the same), or None to leave it to one ffmpeg."""
+    if options.format != "mp3" or options.rate not in mp3splice.RATES or _lame(options) is None:
+        return None  # (a bitrate LAME cannot take as it is: ffmpeg's to round or refuse)
+    return mp3splice.plan(audio.frames, audio.silent, SILENCE_PART_FRAMES)
 
 
 def _chunks(audio: Source, start: int, end: int, rate: int) -> Iterator[np.ndarray]:
     for pos in range(start, end, rate):
         yield audio.render(pos, min(rate, end - pos))
-
-
-def _command(encoder: str, options: EncodeOptions, target: Path, scratch: Path) -> list[str]:
-    """ffmpeg reading PCM on stdin and writing `target`."""
-    cmd = [encoder, "-hide_banner", "-loglevel", "error", "-nostdin", "-y",
-           "-f", "s16le", "-ar", str(options.rate), "-ac", str(options.channels), "-i", "pipe:0"]
-    if options.metadata is not None:
-        meta = scratch / "metadata.txt"
-        meta.write_text(options.metadata, encoding="utf-8")
-        cmd += ["-f", "ffmetadata", "-i", str(meta), "-map", "0:a", "-map_metadata", "1", "-map_chapters", "1"]
-    cmd += FORMATS[options.format]
-    if options.format != "wav":
-        cmd += ["-b:a", options.bitrate]
-    if options.metadata is None:
-        for key, value in options.tags.items():
-            cmd += ["-metadata", f"{key}={value}"]
-    return cmd + ["-f", {"m4a": "mp4"}.get(options.format, options.format), str(target)]
 
 
 def _start(cmd: list[str]) -> subprocess.Popen[bytes]:
@@ -206,7 +159,7 @@ def _stop(procs: list[subprocess.Popen[bytes]]) -> None:
 
 def _encode_one(encoder: str, chunks: Iterable[np.ndarray], tmp: Path, out: Path, options: EncodeOptions,
                 scratch: Path, progress: Callable[[int], None] | None) -> None:
-    proc = _start(_command(encoder, options, tmp, scratch))
+    proc = _start(command(encoder, options, tmp, scratch))
     try:
         _feed(proc, chunks, options.channels, progress)
         _wait(proc, out)
@@ -214,41 +167,154 @@ def _encode_one(encoder: str, chunks: Iterable[np.ndarray], tmp: Path, out: Path
         _stop([proc])
 
 
-def _encode_parts(encoder: str, audio: Source, boundaries: list[int], tmp: Path, out: Path, options: EncodeOptions,
-                  scratch: Path, progress: Frames | None) -> None:
-    """Encode the parts between `boundaries` at once, each by LAME in-process in a thread, while
-    ffmpeg writes one frame of silence with the tags and the Info frame into `tmp`; then join the
-    parts behind that frame."""
-    edges = [0, *boundaries, audio.frames]
-    targets = [scratch / f"part{i}.mp3" for i in range(len(edges) - 1)]
+def _encode_parts(encoder: str, audio: Source, plan: list[mp3splice.Part], tmp: Path, out: Path,
+                  options: EncodeOptions, scratch: Path, progress: Frames | None, threads: int,
+                  reuse: PartsCache | None) -> PartCounts:
+    """Encode the parts of `plan`, `threads` at once, each by LAME in-process from its own PCM
+    (or found again, with `reuse`), while ffmpeg writes one frame of silence with the tags and
+    the Info frame into `tmp`; then join the parts behind that frame."""
     lame = _lame(options)
     assert lame is not None  # _split leaves a bitrate LAME cannot take to one ffmpeg
+    settings = parts_cache.settings_key(options.rate, options.channels, options.bitrate, LAME_QUALITY, mp3_encoder())
+    silence = PcmHash(settings, SILENCE_PART_FRAMES * mp3splice.SAMPLES_PER_FRAME)
+    silence.update(np.zeros(SILENCE_PART_FRAMES * mp3splice.SAMPLES_PER_FRAME * options.channels, np.int16))
+    silence_key = silence.key()
     stop = threading.Event()
     counted = progress or Frames()
+    targets: list[Path | None] = [None] * len(plan)
+    keys: list[str] = [""] * len(plan)
+    placed = parts_meter.Levels(audio.frames, options.rate)  # the file's level, from the parts'
+    recent: collections.OrderedDict[str, PartLevel | None] = collections.OrderedDict()  # for parts met again
 
-    procs: list[subprocess.Popen[bytes]] = []
-    threads: list[threading.Thread] = []
+    def level_of(key: str, level: PartLevel | None = None, known: bool = False) -> PartLevel | None:
+        """A part's level, remembered for the next part with the same key (the last few only:
+        one forgotten means measuring the file as decoded instead)."""
+        with lock:
+            if known:
+                recent[key] = level
+                if len(recent) > RECENT_LEVELS:
+                    recent.popitem(last=False)
+                return level
+            return recent.get(key)
+    lock = threading.Lock()
+    made: dict[str, tuple[threading.Event, list[Path]]] = {}  # key: done, and the file once made
+    counts = {"encoded": 0, "reused": 0}
+    todo = iter(range(len(plan)))
+
+    def count(what: str) -> None:
+        with lock:
+            counts[what] += 1
+
+    def pcm(part: mp3splice.Part) -> Iterator[np.ndarray]:
+        if part.silent and reuse is not None:  # the first frames of the one silent entry
+            count = SILENCE_PART_FRAMES * mp3splice.SAMPLES_PER_FRAME
+            return iter([np.zeros(count * options.channels, np.int16)])
+        return _chunks(audio, part.start, part.end, options.rate)
+
+    def key_of(part: mp3splice.Part, known: bool = True) -> tuple[str | None, list[np.ndarray] | None]:
+        """The part's key (None without reuse) and its PCM when short enough to keep; `known`:
+        the key remembered for it, if any, without rendering (then no PCM)."""
+        if reuse is None:
+            return None, None
+        if part.silent:
+            return silence_key, None
+        if known and (part.start, part.end) in reuse.known:
+            return reuse.known[part.start, part.end], None
+        digest = PcmHash(settings, part.end - part.start)
+        kept: list[np.ndarray] | None = []
+        for chunk in pcm(part):
+            digest.update(chunk)
+            if kept is not None:
+                kept.append(chunk)
+                if len(kept) > KEEP_PCM_S:
+                    kept = None  # rendered again if it must be encoded
+        return digest.key(), kept
+
+    def one(i: int) -> None:
+        part = plan[i]
+        key, kept = key_of(part)
+        remembered = reuse is not None and not part.silent and (part.start, part.end) in reuse.known
+        if key is None or reuse is None:
+            target = targets[i] = scratch / f"part{i}.mp3"
+            _lame_part(lame(), pcm(part), target, options.channels, counted, stop)
+            count("encoded")
+            return
+        keys[i] = key
+        with lock:
+            entry = made.get(key)
+            mine = entry is None
+            if entry is None:
+                entry = made[key] = (threading.Event(), [])
+        done, path = entry
+        if not mine:
+            while not done.wait(0.1):
+                if stop.is_set():
+                    return
+            if path:  # (else its maker failed, which it reports)
+                targets[i] = path[0]
+                placed.add(part.start, level_of(key))
+                count("reused")
+                counted(part.end - part.start)
+            return
+        try:
+            target = scratch / f"{key}.mp3"
+            found = reuse.get(key)
+            if found is not None:
+                target.write_bytes(found[0])
+                placed.add(part.start, level_of(key, PartLevel.from_bytes(found[1]), known=True))
+                count("reused")
+                counted(part.end - part.start)
+            else:
+                if remembered:  # a remembered key not found: hashed as the PCM is now
+                    key, kept = key_of(part, known=False)
+                    assert key is not None
+                    keys[i], target = key, scratch / f"{key}.mp3"
+                _lame_part(lame(), iter(kept) if kept is not None else pcm(part), target, options.channels,
+                           counted if not part.silent else _ignored, stop)
+                if stop.is_set():
+                    return
+                if part.silent:
+                    counted(part.end - part.start)
+                count("encoded")
+                frames = target.read_bytes()
+                level = level_of(key, parts_meter.measure(frames, options.rate, options.channels), known=True)
+                placed.add(part.start, level)
+                reuse.put(key, frames, level.to_bytes() if level is not None else b"")
+            path.append(target)
+            targets[i] = target
+        finally:
+            done.set()
+
     errors: list[BaseException] = []
 
-    def encode(start: int, end: int, target: Path) -> None:
+    def work() -> None:
         try:
-            _lame_part(lame(), _chunks(audio, start, end, options.rate), target, options.channels, counted, stop)
+            while not stop.is_set() and not errors:
+                with lock:
+                    i = next(todo, None)
+                if i is None:
+                    return
+                one(i)
         except OSError as exc:  # the parts are in TMPDIR, which may be full when the output's disk is not
             errors.append(scratch_error(exc, scratch))
         except BaseException as exc:  # noqa: BLE001 (reported by the main thread)
             errors.append(exc)
+        finally:
+            if errors:
+                stop.set()
 
-    import numpy as np
 
+    procs: list[subprocess.Popen[bytes]] = []
+    pool: list[threading.Thread] = []
     try:
         with ctrl_c_held():  # until every thread started is listed: the clean-up below joins them all
-            procs.append(_start(_command(encoder, options, tmp, scratch)))
+            procs.append(_start(command(encoder, options, tmp, scratch)))
             _feed(procs[0], [np.zeros(mp3splice.SAMPLES_PER_FRAME * options.channels, np.int16)], options.channels, None)
-            for i, target in enumerate(targets):
-                thread = threading.Thread(target=encode, args=(edges[i], edges[i + 1], target), daemon=True)
+            for _ in range(max(1, min(threads, len(plan)))):
+                thread = threading.Thread(target=work, daemon=True)
                 thread.start()
-                threads.append(thread)
-        for thread in threads:
+                pool.append(thread)
+        for thread in pool:
             while thread.is_alive():
                 thread.join(0.1)  # in short waits, so that Ctrl-C reaches this thread
         if errors:
@@ -258,12 +324,25 @@ def _encode_parts(encoder: str, audio: Source, boundaries: list[int], tmp: Path,
     finally:
         stop.set()
         _stop(procs)
-        for thread in threads:
+        for thread in pool:
             thread.join()
+    parts = [t for t in targets if t is not None]
+    if len(parts) != len(plan):
+        raise mp3splice.SpliceError("a part is missing")
     try:
-        mp3splice.join(tmp, targets, [0, *boundaries], audio.frames)
+        mp3splice.join(tmp, parts, [p.start for p in plan], audio.frames)
     except OSError as exc:
         raise write_error(exc, out) from None
+    if reuse is not None:
+        reuse.trim()
+    if reuse is None:
+        return PartCounts(counts["encoded"], counts["reused"])
+    return PartCounts(counts["encoded"], counts["reused"], tuple((p.start, p.end, k) for p, k in zip(plan, keys)),
+                      placed.result())
+
+
+def _ignored(frames: int) -> None:
+    """Progress not counted (the silent entry's frames are counted as the parts it serves)."""
 
 
 def mp3_encoder() -> str:

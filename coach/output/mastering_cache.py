@@ -25,13 +25,15 @@ from coach.audio.mixdown import MixSettings
 from coach.audio.tones import Tone
 from coach.errors import OutputError
 from coach.files import write_text
+from coach.output import parts_cache
 from coach.plan.scheduler import Cue
 from coach.speech.cache import TEMPORARY, files, size
 from coach.speech.clip import Clip
 
-VERSION = 3
+VERSION = 4  # 4: MP3 parts cut at every silence (their split no longer depends on --jobs)
 FOLDER = "mastering"
 ENTRY = re.compile(r"[0-9a-f]{64}\.json")  # KEY.json, the only name an entry has
+LAST = re.compile(r"[0-9a-f]{64}\.last")  # the last render to a file (`lineage_key`): not a result
 
 
 def key(
@@ -55,6 +57,13 @@ def key(
     return digest.hexdigest()
 
 
+def lineage_key(out: Path, options: Mapping[str, object]) -> str:
+    """The key of the last render to `out` with these options, whatever the session: where an
+    edited session looks for settings to keep (render._kept checks they still fit)."""
+    shape = {"version": VERSION, "lineage": str(out.resolve()), "options": dict(options)}
+    return hashlib.sha256(json.dumps(shape, sort_keys=True, default=str).encode("utf-8")).hexdigest()
+
+
 def _file_identity(path: Path) -> list[object]:
     try:
         stat = path.stat()
@@ -71,13 +80,17 @@ class Remembered:
     # The encoded file as decoded and metered: the same settings give the same samples, so a
     # warm render reports this instead of decoding and metering its file again.
     measured: Loudness | None = None
+    # The MP3 parts those settings gave, (first frame, end, key in the parts cache): the same PCM
+    # again, so a warm render finds them without rendering it (parts_cache.PartsCache.known).
+    parts: tuple[tuple[int, int, str], ...] = ()
 
 
 class MasteringCache:
     """One session's remembered mastering in `folder` (None: remember nothing)."""
 
-    def __init__(self, folder: Path | None, key: str) -> None:
-        self.path = folder / FOLDER / f"{key}.json" if folder is not None else None
+    def __init__(self, folder: Path | None, key: str, last: bool = False) -> None:
+        name = f"{key}.last" if last else f"{key}.json"  # last: the entry of `lineage_key`
+        self.path = folder / FOLDER / name if folder is not None else None
 
     def get(self) -> Remembered | None:
         if self.path is None:
@@ -93,7 +106,9 @@ class MasteringCache:
                 slope=float(data["slope"]),
             )
             measured = Loudness(**data["measured"]) if data.get("measured") is not None else None
-            remembered = Remembered(mastering, float(data["sent"]), float(data["shift"]), measured)
+            parts = tuple((int(a), int(b), str(k)) for a, b, k in data.get("parts") or ()) \
+                if data.get("parts_version") == parts_cache.VERSION else ()
+            remembered = Remembered(mastering, float(data["sent"]), float(data["shift"]), measured, parts)
         except (OSError, ValueError, KeyError, TypeError):
             return None
         return remembered if math.isfinite(remembered.sent) and math.isfinite(remembered.shift) else None
@@ -104,7 +119,8 @@ class MasteringCache:
             return
         data = asdict(remembered.mastering)
         measured = asdict(remembered.measured) if remembered.measured is not None else None
-        data.update(sent=remembered.sent, shift=remembered.shift, measured=measured)
+        data.update(sent=remembered.sent, shift=remembered.shift, measured=measured,
+                    parts=[list(p) for p in remembered.parts], parts_version=parts_cache.VERSION)
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             write_text(self.path, json.dumps(data))
@@ -115,14 +131,14 @@ class MasteringCache:
 def stats(cache_folder: Path) -> tuple[int, int]:
     """(remembered masterings in a cache folder, bytes on disk, leftover temporaries included)."""
     entries = files(cache_folder / FOLDER, ENTRY)
-    return len(entries), size(entries + files(cache_folder / FOLDER, TEMPORARY))
+    return len(entries), size(entries + files(cache_folder / FOLDER, LAST) + files(cache_folder / FOLDER, TEMPORARY))
 
 
 def clear(cache_folder: Path) -> int:
     """Forget every remembered mastering in a cache folder, leftover temporaries too; returns how
     many. Files the cache did not name are left where they are."""
     entries = files(cache_folder / FOLDER, ENTRY)
-    for path in entries + files(cache_folder / FOLDER, TEMPORARY):
+    for path in entries + files(cache_folder / FOLDER, LAST) + files(cache_folder / FOLDER, TEMPORARY):
         path.unlink(missing_ok=True)
     try:
         (cache_folder / FOLDER).rmdir()

@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
+import numpy as np
+
 SAMPLES_PER_FRAME = 1152  # MPEG-1 Layer III, the only layout joined here
 DECODER_DELAY = 529  # samples every MP3 decoder's filterbank adds
 # Silence needed around a join: the next part's priming (encoder delay + decoder delay, under
@@ -28,6 +30,7 @@ SILENCE_BEFORE = 4 * SAMPLES_PER_FRAME
 SILENCE_AFTER = 2 * SAMPLES_PER_FRAME
 
 _BITRATES = (0, 32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320)
+PROBE = 4  # frames: under the silence a join needs (SILENCE_BEFORE + SILENCE_AFTER), so none is missed
 RATES = (44100, 48000, 32000)  # MPEG-1's: the only frames joined here
 
 
@@ -49,27 +52,73 @@ class Frames:
         return self.offsets[count]
 
 
-def split_points(frames: int, parts: int, silent: Callable[[int, int], bool]) -> list[int]:
-    """Up to `parts - 1` frame boundaries in digital silence, near equal shares of `frames`
-    (searched within a fifth of a share either way); boundaries that cannot be placed are left out."""
-    share = frames // parts
-    reach = max(1, share // 5 // SAMPLES_PER_FRAME)
-    points: list[int] = []
-    for i in range(1, parts):
-        aim = i * share // SAMPLES_PER_FRAME
-        for step in range(reach + 1):
-            found = next((b for b in ((aim + step) * SAMPLES_PER_FRAME, (aim - step) * SAMPLES_PER_FRAME)
-                          if _fits(b, frames, points) and silent(b - SILENCE_BEFORE, SILENCE_BEFORE + SILENCE_AFTER)),
-                         None)
-            if found is not None:
-                points.append(found)
-                break
-    return points
+@dataclass(frozen=True)
+class Part:
+    """Frames `start` to `end` of the session, encoded by a fresh encoder; `silent`: all digital
+    silence, a whole number of MPEG frames (any such run encodes to the same frames, as many)."""
+
+    start: int
+    end: int
+    silent: bool
 
 
-def _fits(boundary: int, frames: int, points: list[int]) -> bool:
-    last = points[-1] if points else 0
-    return last + SILENCE_BEFORE < boundary and boundary + SILENCE_AFTER < frames
+def plan(frames: int, silent: Callable[[int, int], bool], longest_silence: int) -> list[Part]:
+    """The session cut at every stretch of silence long enough for a join: sounds (speech
+    islands, with the silence around them up to the joins) and the silence runs between them,
+    none longer than `longest_silence` MPEG frames. Each cut is a frame boundary with digital
+    silence from SILENCE_BEFORE before it to SILENCE_AFTER after it, so each part is encoded on
+    its own and the join puts every sample where it was. The last part is never `silent` (it is
+    kept whole, its end padding the file's)."""
+    count = -(-frames // SAMPLES_PER_FRAME)
+    quiet = np.zeros(count, dtype=bool)  # whether each MPEG frame's samples are all digital silence
+
+    def still(first: int, n: int) -> bool:
+        return silent(first * SAMPLES_PER_FRAME, n * SAMPLES_PER_FRAME)
+
+    k = 0
+    while k < count:  # galloping over each run, so the calls grow with the runs' number, not the length
+        if still(k, 1):
+            n = 1  # silence: the longest run from k, exactly (a longer run holds every shorter one)
+            while k + 2 * n <= count and still(k, 2 * n):
+                n *= 2
+            step = n // 2
+            while step:
+                if k + n + step <= count and still(k, n + step):
+                    n += step
+                step //= 2
+            quiet[k : k + n] = True
+            k += n
+        else:
+            # Sound: on to a silent frame, looking at every PROBE-th frame (a silence long enough for
+            # a join is never missed; a shorter one may be, which only leaves it unused).
+            lo, hi = 0, PROBE
+            while k + hi < count and not still(k + hi, 1):
+                lo, hi = hi, hi + PROBE
+            hi = min(hi, count - k)  # frame k + lo has sound, k + hi is silent (or the end)
+            while hi - lo > 1:
+                mid = (lo + hi) // 2
+                lo, hi = (mid, hi) if not still(k + mid, 1) else (lo, mid)
+            k += hi
+
+    before, after = SILENCE_BEFORE // SAMPLES_PER_FRAME, SILENCE_AFTER // SAMPLES_PER_FRAME
+    # Boundary b (sample b * 1152) can be a cut when frames b - before to b + after - 1 are silent.
+    runs = np.concatenate(([0], np.cumsum(quiet)))
+    b = np.arange(before, count - after + 1)
+    ok = b[(runs[b + after] - runs[b - before] == before + after) & (b * SAMPLES_PER_FRAME + SILENCE_AFTER < frames)]
+    cuts: list[int] = []
+    if len(ok):
+        breaks = np.flatnonzero(np.diff(ok) != 1)
+        for first, last in zip(ok[np.concatenate(([0], breaks + 1))], ok[np.concatenate((breaks, [len(ok) - 1]))]):
+            cut = int(first)
+            while True:
+                cuts.append(cut)
+                if cut >= last:
+                    break
+                cut = min(int(last), cut + longest_silence)
+    edges = [0, *cuts, count]
+    return [Part(lo * SAMPLES_PER_FRAME, min(frames, hi * SAMPLES_PER_FRAME),
+                 hi < count and hi - lo <= longest_silence and runs[hi] - runs[lo] == hi - lo)
+            for lo, hi in zip(edges, edges[1:]) if hi > lo]
 
 
 def id3_size(head: bytes) -> int:
@@ -125,8 +174,9 @@ def join(first: Path, rest: Sequence[Path], boundaries: Sequence[int], total_sam
     # (file, its frames, the first audio frame, how many to keep): each part up to the next
     # boundary, the last one whole; the first part's frame 0 is the Info frame.
     parts = [(first, ours, 1, boundaries[0] // SAMPLES_PER_FRAME)]
+    scanned: dict[Path, Frames] = {}  # a part file may serve several parts (the silence between cues)
     for i, path in enumerate(rest):
-        frames = scan(path)
+        frames = scanned.get(path) or scanned.setdefault(path, scan(path))
         count = (starts[i + 2] - starts[i + 1]) // SAMPLES_PER_FRAME if i + 2 < len(starts) else len(frames)
         parts.append((path, frames, 0, count))
     for path, frames, skip, count in parts:

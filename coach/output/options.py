@@ -14,7 +14,7 @@ from coach import defaults, files
 from coach.errors import CoachError
 from coach.output import chapters as chapter_list
 from coach.output import cover as covers
-from coach.output import encode, subtitles
+from coach.output import formats, subtitles
 
 CHAPTER_MODES = (*chapter_list.MODES, "none")
 BITRATES = {1: "64k", 2: "128k"}
@@ -51,7 +51,7 @@ class Inputs:
 
 def check(options: RenderOptions) -> Inputs:
     """Everything about the options that can fail, before any speech or audio work."""
-    encode.check_format(options.format)
+    formats.check_format(options.format)
     if options.chapters not in CHAPTER_MODES:
         raise CoachError(f"unknown chapter mode `{options.chapters}`", f"modes: {', '.join(CHAPTER_MODES)}")
     unknown = [s for s in options.subtitles if s not in subtitles.FORMATS]
@@ -60,7 +60,7 @@ def check(options: RenderOptions) -> Inputs:
     if options.bitrate is not None:
         check_bitrate(options.bitrate, options.format, options.rate)
     channels = 2 if options.music is not None else 1
-    encode.check_settings(encode.EncodeOptions(options.format, options.rate, channels, options.bitrate or BITRATES[channels]))
+    formats.check_settings(formats.EncodeOptions(options.format, options.rate, channels, options.bitrate or BITRATES[channels]))
     cover = covers.from_file(options.cover) if options.cover is not None else None
     tracks: tuple[Path, ...] = ()
     if options.music is not None:

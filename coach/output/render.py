@@ -26,13 +26,14 @@ from coach.audio.meter import Loudness, Meter
 from coach.audio.mixdown import FULL_SCALE, Mixdown, MixSettings
 from coach.output import chapters as chapter_list
 from coach.output import cover as covers
-from coach.output import encode, subtitles, tags, uptodate
-from coach.output.mastering_cache import MasteringCache, Remembered
+from coach.output import encode, formats, subtitles, tags, uptodate
+from coach.output.mastering_cache import MasteringCache, Remembered, lineage_key
 from coach.output.mastering_cache import key as mastering_key
 from coach.output.options import BITRATES, RenderOptions, check_render, sidecar_paths
+from coach.output.parts_cache import PartsCache
 from coach.progress import Frames, Update
 from coach.session import Session
-from coach.tools import ffmpeg_path, workers
+from coach.tools import ffmpeg_path
 
 PEAK_TOLERANCE_DB = 0.05  # the meter prints one decimal
 MAX_MAKEUP_DB = 6.0  # gain a lowered ceiling may ask for: more is a measurement gone wrong
@@ -40,6 +41,7 @@ MAX_ENCODES = 3  # the first, one that corrects loudness and peak, one last that
 LOUDNESS_TOLERANCE_LU = 0.4  # a second encode when the encoder's shift differs from the excerpt's by more
 CODEC_SHIFT_MIN_LU = 0.05
 EXCERPT_MS = 60_000
+KEPT_TOLERANCE_LU = 0.05  # the last render's settings are kept when they land this close (mastering's own precision)
 
 
 
@@ -53,6 +55,7 @@ class RenderReport:
     measured: Loudness  # the encoded file, as decoded
     mastering: Mastering
     sidecars: tuple[Path, ...]
+    parts: encode.PartCounts | None = None  # MP3 parts encoded and reused, over every encode (None: in one piece)
 
 
 def track_info(session: Session, options: RenderOptions, cover: covers.Cover | None) -> tags.TrackInfo:
@@ -81,28 +84,41 @@ def build_mixdown(session: Session, options: RenderOptions, tracks: tuple[Path, 
 
 
 def render(
-    session: Session, out: Path, options: RenderOptions, progress: Update | None = None, stamp: str | None = None
+    session: Session, out: Path, options: RenderOptions, progress: Update | None = None, stamp: str | None = None,
+    reuse_parts: bool = True,
 ) -> RenderReport:
     """The steps in order: check, mix, master (or remember), then into a temporary beside `out`:
     encode, tag, measure as decoded, and encode again (at most twice) if the encoder moved the
     loudness or a peak; rename into place; write the sidecars. `stamp`: the key that says the file is up to
-    date (see uptodate), stored in its tag."""
+    date (see uptodate), stored in its tag. `reuse_parts`: MP3 parts already encoded with the same
+    PCM (in the cache folder, or earlier in this render) are not encoded again; off, every part is
+    encoded (the same samples, decoded: tests/output/test_parts_cache.py)."""
     inputs = check_render(out, options)
     info = track_info(session, options, inputs.cover)
     mix = build_mixdown(session, options, inputs.music)
     remembered = MasteringCache(session.cache_dir, _mastering_key(session, mix, options, inputs.music))
+    last_here = MasteringCache(session.cache_dir, lineage_key(out, mastering_options(options, mix.channels)), last=True)
     frames = Frames(mix.frames, progress)
+    counts: encode.PartCounts | None = None
     try:
         known = remembered.get()
+        reuse = PartsCache(session.cache_dir, {(a, b): k for a, b, k in known.parts} if known else None) \
+            if reuse_parts else None
+        kept = _kept(mix, options, last_here.get()) if known is None else None
         if known is not None:
             mastering, sent, shift = known.mastering, known.sent, known.shift
             mastered = mix.with_settings(mastering.settings)
+        elif kept is not None:
+            mastered, mastering, sent, shift = kept
         else:
             mastered, mastering, shift = _master(mix, options, frames)
             sent = math.nan
         with encode.staged(out, f".{options.format}") as tmp:
             for attempt in range(1, MAX_ENCODES + 1):
-                sent = _encode(mastered, tmp, out, options, info, frames, sent)
+                sent, made = _encode(mastered, tmp, out, options, info, frames, sent, reuse)
+                if made is not None:
+                    counts = made if counts is None else encode.PartCounts(counts.encoded + made.encoded,
+                                                                           counts.reused + made.reused, made.keys)
                 with encode.writing(out):
                     tags.write(tmp, options.format, info)
                     if stamp is not None and options.format in uptodate.FORMATS:
@@ -111,7 +127,9 @@ def render(
                     # Same mastering key, same settings: the same samples this measurement was made of.
                     measured = known.measured
                     break
-                measured = decoded.measure_decoded(tmp, mastered.rate, mastered.channels)
+                # The parts' own levels add up to the file's (parts_meter); else the file is decoded.
+                measured = made.level if made is not None and made.level is not None else \
+                    decoded.measure_decoded(tmp, mastered.rate, mastered.channels)
                 if attempt == MAX_ENCODES:
                     break
                 last = attempt == MAX_ENCODES - 1  # the encode after this correction is not checked again
@@ -119,12 +137,15 @@ def render(
                 if corrected is None:
                     break
                 mastered, sent = mastered.with_settings(corrected), math.nan
-        if known is None or mastered.settings != mastering.settings or known.measured is None:
-            if math.isnan(sent):  # the voice alone, measured once for the settings encoded last
-                sent = voice_level.voice_loudness(mastered).integrated
+        if math.isnan(sent):  # the voice alone, measured once for the settings encoded last
+            sent = voice_level.voice_loudness(mastered).integrated
+        keys = counts.keys if counts is not None else ()
+        if known is None or mastered.settings != mastering.settings or known.measured is None or known.parts != keys:
             # What this encode did is what the same settings will do next time.
             remembered.put(Remembered(replace(mastering, settings=mastered.settings), sent,
-                                      measured.integrated - sent, measured))
+                                      measured.integrated - sent, measured, keys))
+        # The next render to this file, after an edit, starts from these settings (see `_kept`).
+        last_here.put(Remembered(replace(mastering, settings=mastered.settings), sent, measured.integrated - sent))
     finally:
         mix.close()
     sidecars = []
@@ -132,7 +153,7 @@ def render(
         files.write_text(path, subtitles.FORMATS[fmt](session.cues, info.sheet))
         sidecars.append(path)
     return RenderReport(out, session.timeline.duration_ms, mix.channels, info.chapters, measured,
-                        replace(mastering, settings=mastered.settings), tuple(sidecars))
+                        replace(mastering, settings=mastered.settings), tuple(sidecars), counts)
 
 
 def _master(mix: Mixdown, options: RenderOptions, frames: Frames) -> tuple[Mixdown, Mastering, float]:
@@ -147,8 +168,25 @@ def _master(mix: Mixdown, options: RenderOptions, frames: Frames) -> tuple[Mixdo
     return mastered.with_settings(trimmed(mastered.settings, -shift / mastering.slope)), mastering, shift
 
 
+def _kept(mix: Mixdown, options: RenderOptions, last: Remembered | None
+          ) -> tuple[Mixdown, Mastering, float, float] | None:
+    """The settings the last render to the same file ended with, when this session with them
+    still meets the loudness target as closely as mastering would (KEPT_TOLERANCE_LU, the voice
+    measured in-process, plus the shift the encoder made last time): after editing a tip, the
+    rest of the session is the same PCM, and its encoded parts are reused. With music, or off
+    the target: None (mastered again). Returns (mix, mastering, loudness sent, expected shift)."""
+    if last is None or mix.music is not None or options.format != "mp3":
+        return None
+    mastered = mix.with_settings(last.mastering.settings)
+    sent = voice_level.voice_loudness(mastered).integrated
+    if not abs(sent + last.shift - options.loudness) <= KEPT_TOLERANCE_LU:
+        return None
+    return mastered, replace(last.mastering, passes=0), sent, last.shift
+
+
 # RenderOptions' fields that leave the audio alone: what the file holds besides it.
-NOT_AUDIO = frozenset({"chapters", "cover", "subtitles"})
+# `jobs`: how many parts encode at once; the MP3's parts are where its silences are, whatever it is.
+NOT_AUDIO = frozenset({"chapters", "cover", "subtitles", "jobs"})
 
 
 def mastering_options(options: RenderOptions, channels: int) -> dict[str, object]:
@@ -157,7 +195,6 @@ def mastering_options(options: RenderOptions, channels: int) -> dict[str, object
     shaping.update(
         channels=channels,
         bitrate=options.bitrate or BITRATES[channels],
-        jobs=workers(options.jobs),  # parts encoded apart: not quite the same samples
         mp3_encoder=encode.mp3_encoder(),
     )
     return shaping
@@ -180,7 +217,7 @@ def _codec_shift(mastered: Mixdown, options: RenderOptions, frames: Frames) -> f
         excerpt = Path(folder) / f"excerpt.{options.format}"
         bitrate = options.bitrate or BITRATES[mastered.channels]
         chunks = _metered(mastered.render(pos, min(mastered.rate, count - pos)) for pos in range(0, count, mastered.rate))
-        encode.write(chunks(sent), excerpt, encode.EncodeOptions(options.format, options.rate, mastered.channels, bitrate),
+        encode.write(chunks(sent), excerpt, formats.EncodeOptions(options.format, options.rate, mastered.channels, bitrate),
                      progress=frames)
         before = sent.result()
         after = decoded.measure_decoded(excerpt, mastered.rate, mastered.channels, true_peak=False)
@@ -199,22 +236,22 @@ def _metered(chunks: Iterable[np.ndarray]) -> Callable[[Meter | ebur128.StreamMe
 
 
 def _encode(mastered: Mixdown, tmp: Path, out: Path, options: RenderOptions, info: tags.TrackInfo, frames: Frames,
-            sent: float) -> float:
+            sent: float, reuse: PartsCache | None = None) -> tuple[float, encode.PartCounts | None]:
     """Encode into `tmp`; returns the loudness of what was sent to the encoder when it is measured
-    on the way: with music, stereo with no silence to skip, by an ffmpeg meter beside the encoder.
-    Speech and tones need no pass (`voice_loudness`, from the clips, once the last settings are
-    known): `sent` as given."""
+    on the way (with music, stereo with no silence to skip, by an ffmpeg meter beside the
+    encoder; speech and tones need no pass: `voice_loudness`, from the clips, once the last
+    settings are known, so `sent` as given), and what the parts took."""
     bitrate = options.bitrate or BITRATES[mastered.channels]
-    settings = encode.EncodeOptions(options.format, options.rate, mastered.channels, bitrate, info.text_tags,
+    settings = formats.EncodeOptions(options.format, options.rate, mastered.channels, bitrate, info.text_tags,
                                     tags.ffmetadata(info))
     if not math.isnan(sent) or mastered.music is None:
         # A Mixdown: encoded in parts at once.
-        encode.write(mastered, tmp, settings, progress=frames, jobs=options.jobs, out=out)
-        return sent
+        made = encode.write(mastered, tmp, settings, progress=frames, jobs=options.jobs, out=out, reuse=reuse)
+        return sent, made
     stream = ebur128.StreamMeter(mastered.rate, mastered.channels, "s16le", true_peak=False)
     try:
         encode.write(_metered(mastered.chunks())(stream), tmp, settings, progress=frames, jobs=options.jobs, out=out)
-        return stream.result().integrated
+        return stream.result().integrated, None
     finally:
         stream.close()
 

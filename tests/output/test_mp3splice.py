@@ -57,19 +57,28 @@ def _snr_db(reference: np.ndarray, decoded: np.ndarray) -> float:
 
 # ---- without an encoder -----------------------------------------------------------------
 
-def test_split_points_fall_on_frames_in_silence_near_equal_shares() -> None:
+def test_the_plan_cuts_at_every_silence_long_enough_for_a_join() -> None:
     source = Bursts(240)
-    points = mp3splice.split_points(source.frames, 3, source.silent)
-    assert len(points) == 2
-    for i, point in enumerate(points, start=1):
-        assert point % FRAME == 0
-        assert source.silent(point - mp3splice.SILENCE_BEFORE, mp3splice.SILENCE_BEFORE + mp3splice.SILENCE_AFTER)
-        assert abs(point - i * source.frames / 3) < source.frames / 3 / 5
+    parts = mp3splice.plan(source.frames, source.silent, 100)
+    assert parts[0].start == 0 and parts[-1].end == source.frames
+    assert all(a.end == b.start for a, b in zip(parts, parts[1:]))  # they tile the session
+    for part in parts[1:]:
+        assert part.start % FRAME == 0
+        assert source.silent(part.start - mp3splice.SILENCE_BEFORE, mp3splice.SILENCE_BEFORE + mp3splice.SILENCE_AFTER)
+    sounds = [p for p in parts if not p.silent]
+    silences = [p for p in parts if p.silent]
+    # One part per burst, and the end of the session (silent, but kept whole); the silences between them
+    # in runs of at most 100 frames, each a whole number of frames.
+    assert len(sounds) == len(source.starts) + 1
+    assert all(source.silent(p.start, p.end - p.start) and (p.end - p.start) % FRAME == 0 for p in silences)
+    assert max(p.end - p.start for p in silences) == 100 * FRAME
+    assert all(sum(p.start <= s < p.end for s in source.starts) == 1 for p in sounds[:-1])
+    assert not parts[-1].silent  # kept whole: its padding is the file's
 
 
-def test_no_split_points_where_nothing_is_silent() -> None:
+def test_one_part_where_nothing_is_silent() -> None:
     source = Bursts(240, silent_gaps=False)
-    assert mp3splice.split_points(source.frames, 4, source.silent) == []
+    assert mp3splice.plan(source.frames, source.silent, 100) == [mp3splice.Part(0, source.frames, False)]
 
 
 def test_frame_lengths_and_tags_sizes() -> None:
@@ -110,15 +119,16 @@ def test_parts_decode_like_one_encoder(tmp_path: Path, monkeypatch: pytest.Monke
     _one_ffmpeg(source, whole)
     joins = _recorded_joins(monkeypatch)
     _encode(source, parts, jobs=3)
-    # Three parts, joined behind the Info frame of the one-frame file ffmpeg wrote.
-    assert len(joins) == 1 and len(joins[0]) == 3 and joins[0][0] == 0
+    # A part per burst and the silences between, joined behind the Info frame of the one-frame file ffmpeg wrote.
+    assert len(joins) == 1 and len(joins[0]) > len(source.starts) and joins[0][0] == 0
     one, joined = decode(whole), decode(parts)
     # Exactly the samples sent, as with one encoder: the gapless header is right for the whole file.
     assert len(joined) == len(one) == source.frames
-    # As faithful as one encoder, and silent where the parts meet.
+    # As faithful as one encoder, and silent where the parts meet: where the next part's priming
+    # decodes, and a frame beyond (a frame next to a sound holds its pre- or post-echo, as with one encoder).
     assert _snr_db(source.samples, joined) > _snr_db(source.samples, one) - 0.5
     for point in joins[0][1:]:
-        assert np.abs(joined[point - mp3splice.SILENCE_BEFORE : point + mp3splice.SILENCE_AFTER]).max() <= 1
+        assert np.abs(joined[point - mp3splice.SILENCE_BEFORE + FRAME : point + mp3splice.SILENCE_AFTER - FRAME]).max() <= 1
     # Every sound starts where it was sent, to the millisecond.
     loud = np.abs(joined.astype(np.int32)) > 300
     for start in source.starts:
@@ -135,7 +145,7 @@ def test_parts_decode_like_one_encoder(tmp_path: Path, monkeypatch: pytest.Monke
 
 @pytest.mark.ffmpeg
 def test_one_part_in_process_decodes_like_ffmpeg_alone(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    source = Bursts(40)  # too short to split: one in-process encoder behind ffmpeg's Info frame
+    source = Bursts(40, silent_gaps=False)  # nowhere to cut: one in-process encoder behind ffmpeg's Info frame
     ours, reference = tmp_path / "ours.mp3", tmp_path / "ffmpeg.mp3"
     joins = _recorded_joins(monkeypatch)
     _encode(source, ours, jobs=4)
@@ -169,7 +179,7 @@ def test_every_mpeg1_bitrate_is_joined_with_progress_counted_once(tmp_path: Path
         joins = _recorded_joins(patch)
         patch.setattr(encode, "_encode_one", lambda *a: pytest.fail("the join was refused: encoded again in one piece"))
         encode.write(source, out, encode.EncodeOptions("mp3", RATE, channels, bitrate), progress=counted, jobs=2)
-    assert len(joins) == 1 and len(joins[0]) == 2
+    assert len(joins) == 1 and len(joins[0]) > len(source.starts)
     assert counted.done == source.frames
     assert len(decode(out, channels=channels)) == source.frames * channels
 

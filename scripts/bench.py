@@ -140,25 +140,27 @@ together = [0]  # the largest sum of the peaks of the processes alive at one mom
 def peak_of(pid):
     with open(f"/proc/{pid}/status") as fh:
         return max([int(line.split()[1]) for line in fh if line.startswith("VmHWM")] or [0])
-def watch():
+def sample():
     me = str(os.getpid())
+    alive = 0
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/stat") as fh:
+                stat = fh.read()
+            if stat.rsplit(")", 1)[1].split()[1] != me:
+                continue
+            with open(f"/proc/{pid}/status") as fh:
+                hwm = [int(line.split()[1]) for line in fh if line.startswith("VmHWM")]
+            if "ffmpeg" in stat.split(")")[0]:
+                peaks[0] = max(peaks[0], *hwm)
+            children[pid] = max(children.get(pid, 0), *hwm)
+            alive += max(hwm)
+        except (OSError, IndexError, ValueError):
+            pass
+    together[0] = max(together[0], alive + peak_of("self"))  # this one's peak read last: the latest
+def watch():
     while True:
-        alive = peak_of("self")
-        for pid in filter(str.isdigit, os.listdir("/proc")):
-            try:
-                with open(f"/proc/{pid}/stat") as fh:
-                    stat = fh.read()
-                if stat.rsplit(")", 1)[1].split()[1] != me:
-                    continue
-                with open(f"/proc/{pid}/status") as fh:
-                    hwm = [int(line.split()[1]) for line in fh if line.startswith("VmHWM")]
-                if "ffmpeg" in stat.split(")")[0]:
-                    peaks[0] = max(peaks[0], *hwm)
-                children[pid] = max(children.get(pid, 0), *hwm)
-                alive += max(hwm)
-            except (OSError, IndexError, ValueError):
-                pass
-        together[0] = max(together[0], alive)
+        sample()
         time.sleep(0.02)
 if os.path.isdir("/proc/self"):
     threading.Thread(target=watch, daemon=True).start()
@@ -168,6 +170,8 @@ try:
     main()
 except SystemExit as exc:
     assert not exc.code, exc.code
+if os.path.isdir("/proc/self"):
+    sample()  # once more at the end, with what still runs (multiprocessing's resource tracker)
 print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, peaks[0], sum(children.values()), together[0])
 """
 

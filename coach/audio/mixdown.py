@@ -34,7 +34,7 @@ from coach.speech.store import ClipStore
 
 PEAK_DBFS = -1.0
 CLIP_BYTES = 2 << 20  # clips at the mix's rate kept for their next use, shared by every way of mixing them
-LIMITED_BYTES = 6 << 20  # clips after one way's gain and limiter kept so
+LIMITED_BYTES = 4 << 20  # clips after one way's gain and limiter kept so
 FULL_SCALE = 32768.0
 
 
@@ -183,7 +183,7 @@ class Mixdown:
     def voice_parts(self, apart: int) -> Iterator[tuple[int, Hashable, int, Callable[[], np.ndarray]]]:
         """The voice layer (speech and tones, mono, as `render` mixes them, limited together when
         there is no music) in parts at least `apart` frames from each other, silence between:
-        (first frame, what it is, frames, a maker of its samples, to call in any thread). A part
+        (first frame, what it is, frames, a maker of its samples (a new array at each call), to call in any thread). A part
         that is one clip or one tone is named by it (the same name, the same samples);
         overlapping ones come as one part named None. For measuring without the silences."""
         events = sorted([(s, e, ("speech", c.speech)) for (s, e), c in zip(self._spans, self.cues) if self._voice_gain]

@@ -15,7 +15,7 @@ from coach.audio.meter import Loudness, hop_frames, integrated, k_energy
 from coach.audio.mixdown import FULL_SCALE, Mixdown
 from coach.tools import workers
 
-ENERGY_BYTES = 4 << 20  # the measurements of clips heard again later, kept for their next placement
+ENERGY_BYTES = 3 << 20  # the measurements of clips heard again later, kept for their next placement
 Measured = tuple[np.ndarray, float, float]  # a part's running K-weighted energy; limiter's share: untouched, all
 
 
@@ -42,13 +42,20 @@ def voice_measure(mix: Mixdown, unlimited: Mixdown | None = None) -> tuple[Loudn
         """A part's energy and its limiter share, made in a worker thread: the part's samples
         live only while it is measured."""
         samples = make()
-        energy = k_energy(samples / FULL_SCALE, mix.rate, tail)
-        if make_plain is None:
-            return energy, 0.0, 0.0
-        unlimited_samples = make_plain()
-        untouched = np.abs(samples - unlimited_samples) <= 1e-6 * np.abs(unlimited_samples)
-        power = samples * samples
-        return energy, float(power[untouched].sum()), float(power.sum())
+        untouched_power = all_power = 0.0
+        if make_plain is not None:  # first: its arrays are gone before the filters' are made
+            unlimited_samples = make_plain()
+            off = samples - unlimited_samples
+            np.abs(off, out=off)
+            bound = np.abs(unlimited_samples)
+            bound *= 1e-6
+            untouched = off <= bound
+            del off, bound, unlimited_samples
+            power = samples * samples
+            untouched_power, all_power = float(power[untouched].sum()), float(power.sum())
+            del power, untouched
+        samples /= FULL_SCALE  # in place: each maker's samples are a new array
+        return k_energy(samples, mix.rate, tail), untouched_power, all_power
 
     shares: dict[Hashable, tuple[float, float]] = {}  # a clip's share, as first found (two numbers a clip)
 

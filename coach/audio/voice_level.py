@@ -1,6 +1,6 @@
-"""The voice layer's loudness (speech and tones, mono) without rendering it: each clip's K-weighted
-energy computed on every core (once for the clips heard last) and added up where the clips are
-placed; no silence is filtered, and no more than a few clips are held at once."""
+"""The voice layer's loudness (speech and tones, mono) without rendering it: each distinct clip's
+K-weighted energy computed once, on every core, and added up where the clips are placed; no
+silence is filtered, and no more than a few clips' samples are held at once."""
 
 from __future__ import annotations
 
@@ -15,8 +15,8 @@ from coach.audio.meter import Loudness, hop_frames, integrated, k_energy
 from coach.audio.mixdown import FULL_SCALE, Mixdown
 from coach.tools import workers
 
-ENERGY_BYTES = 3 << 20  # the measurements of clips heard again later, kept for their next placement
-Measured = tuple[np.ndarray, float, float]  # a part's running K-weighted energy; limiter's share: untouched, all
+# A part's energy in the 100 ms steps from each start it is placed at; the limiter's share: untouched, all.
+Measured = tuple[dict[int, np.ndarray], float, float]
 
 
 def voice_loudness(mix: Mixdown) -> Loudness:
@@ -38,9 +38,11 @@ def voice_measure(mix: Mixdown, unlimited: Mixdown | None = None) -> tuple[Loudn
     threads = workers()
     plain = unlimited.voice_parts(apart=tail) if unlimited is not None else None
 
-    def measured(make: Callable[[], np.ndarray], make_plain: Callable[[], np.ndarray] | None) -> Measured:
-        """A part's energy and its limiter share, made in a worker thread: the part's samples
-        live only while it is measured."""
+    def measured(make: Callable[[], np.ndarray], make_plain: Callable[[], np.ndarray] | None,
+                 starts: tuple[int, ...]) -> Measured:
+        """A part's energy in each 100 ms step, for each start it is placed at, and its limiter
+        share, made in a worker thread: the part's samples and filtered signal live only while
+        it is measured."""
         samples = make()
         untouched_power = all_power = 0.0
         if make_plain is not None:  # first: its arrays are gone before the filters' are made
@@ -55,53 +57,48 @@ def voice_measure(mix: Mixdown, unlimited: Mixdown | None = None) -> tuple[Loudn
             untouched_power, all_power = float(power[untouched].sum()), float(power.sum())
             del power, untouched
         samples /= FULL_SCALE  # in place: each maker's samples are a new array
-        return k_energy(samples, mix.rate, tail), untouched_power, all_power
+        energy = k_energy(samples, mix.rate, tail)
+        placed = {}
+        for start in starts:
+            first, last = start // hop, (start + len(energy) - 2) // hop
+            bounds = np.clip(np.arange(first, last + 2) * hop - start, 0, len(energy) - 1)
+            placed[start] = np.diff(energy[bounds])
+        return placed, untouched_power, all_power
 
-    shares: dict[Hashable, tuple[float, float]] = {}  # a clip's share, as first found (two numbers a clip)
-
-    def add(start: int, name: Hashable, result: Future[Measured]) -> None:
+    def add(start: int, result: Future[Measured]) -> None:
         nonlocal free, total
-        energy, untouched, power = result.result()
-        first, last = start // hop, (start + len(energy) - 2) // hop
-        bounds = np.clip(np.arange(first, last + 2) * hop - start, 0, len(energy) - 1)
-        steps[first : last + 1] += np.diff(energy[bounds])
-        if name is not None:
-            untouched, power = shares.setdefault(name, (untouched, power))
+        placed, untouched, power = result.result()
+        steps[start // hop : start // hop + len(placed[start])] += placed[start]
         free += untouched
         total += power
 
-    # Parts are made (mixed, limited) and filtered on every core a few ahead of where they are
-    # added up (numpy lets go of the GIL): memory is bounded by those ahead and the ones kept.
-    # A clip's measurement is kept only while it is heard again later, the ones heard again
-    # soonest first, up to ENERGY_BYTES; any other is made again when it recurs (the same
-    # samples: the same result, to rounding), so memory does not grow with the number of clips.
+    # Each distinct part (a clip, or a tone) is made (mixed, limited) and filtered once, on every
+    # core, a few ahead of where it is added up (numpy lets go of the GIL); what is kept of it is
+    # its energy in each 100 ms step where it is placed, a few numbers a placement: memory does
+    # not grow with the number of distinct clips, nor with their length.
     parts = list(mix.voice_parts(apart=tail))
-    upcoming: dict[Hashable, collections.deque[int]] = collections.defaultdict(collections.deque)
-    for i, (_, name, _, _) in enumerate(parts):
+    placements: dict[Hashable, list[int]] = collections.defaultdict(list)
+    left: collections.Counter[Hashable] = collections.Counter()
+    for start, name, _, _ in parts:
         if name is not None:
-            upcoming[name].append(i)
-    kept: dict[Hashable, tuple[Future[Measured], int]] = {}
-    held = 0
-    ahead: collections.deque[tuple[int, Hashable, Future[Measured]]] = collections.deque()
+            placements[name].append(start)
+            left[name] += 1
+    made: dict[Hashable, Future[Measured]] = {}
+    ahead: collections.deque[tuple[int, Future[Measured]]] = collections.deque()
     with ThreadPoolExecutor(threads) as pool:
-        for start, name, count, make in parts:
+        for start, name, _, make in parts:
             make_plain = next(plain)[3] if plain is not None else None
-            if name is not None:
-                upcoming[name].popleft()
-            if name in kept:
-                result = kept[name][0]
-                if not upcoming[name]:
-                    held -= kept.pop(name)[1]
+            if name is None:
+                result = pool.submit(measured, make, make_plain, (start,))
+            elif name in made:
+                result = made[name]  # (its share counts again at each placement)
             else:
-                result = pool.submit(measured, make, make_plain if name not in shares else None)
-                if name is not None and upcoming[name]:
-                    size = 8 * (count + tail + 1)  # the energy's running sum
-                    kept[name] = result, size
-                    held += size
-                    while held > ENERGY_BYTES:  # the one heard again last goes
-                        latest = max(kept, key=lambda n: upcoming[n][0])
-                        held -= kept.pop(latest)[1]
-            ahead.append((start, name, result))
+                result = made[name] = pool.submit(measured, make, make_plain, tuple(dict.fromkeys(placements[name])))
+            if name is not None:
+                left[name] -= 1
+                if not left[name]:
+                    del made[name]  # heard for the last time
+            ahead.append((start, result))
             if len(ahead) > 2 * threads:
                 add(*ahead.popleft())
         while ahead:

@@ -42,9 +42,8 @@ def test_clips_filtered_again_measure_exactly_as_clips_kept(monkeypatch: pytest.
     settings = MixSettings(voice_db=12, tones_db=-10, ceiling_db=-3)
     mix = _mix().with_settings(settings)
     kept = voice_level.voice_measure(mix, mix.adjusted(ceiling_db=None))
-    monkeypatch.setattr(voice_level, "ENERGY_BYTES", 0)  # "a" and "b" alternate: each filtered at every placement
-    monkeypatch.setattr(mixdown, "CLIP_BYTES", 0)  # and each clip resampled,
-    monkeypatch.setattr(mixdown, "LIMITED_BYTES", 0)  # limited and mixed again
+    monkeypatch.setattr(mixdown, "CLIP_BYTES", 0)  # "a" and "b" alternate: each clip resampled,
+    monkeypatch.setattr(mixdown, "LIMITED_BYTES", 0)  # limited and mixed again when it is needed
     mix = _mix().with_settings(settings)
     again = voice_level.voice_measure(mix, mix.adjusted(ceiling_db=None))
     # To the last bit where only one of them is made again; both: numpy's FFT of the same values

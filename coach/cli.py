@@ -70,8 +70,22 @@ RateOpt = typer.Option(None, "--rate", help="Speaking rate in words per minute."
 VolumeOpt = typer.Option(None, "--volume", help="Voice volume, 0 to 1.", min=0.0, max=1.0, callback=_finite)
 PhrasesOpt = typer.Option(None, "--phrases", help="A phrasebook YAML file with your own wording.")
 LanguageOpt = typer.Option(None, "--language", help="Built-in wording language (en, es).")
-CacheOpt = typer.Option(None, "--cache-dir", envvar="COACH_CACHE_DIR", help="Cache folder: speech clips and remembered mastering.")
+CacheOpt = typer.Option(None, "--cache-dir", envvar="COACH_CACHE_DIR",
+                        help="Cache folder: speech clips, remembered mastering, served sessions.")
 NoCacheOpt = typer.Option(False, "--no-cache", help="Do not read or write the speech clip cache.")
+# The audio options `coach render` and `coach serve` share.
+BitrateOpt = typer.Option(None, "--bitrate", help="Encoder bitrate, e.g. 96k (default: 64k voice only, 128k with music).")
+SampleRateOpt = typer.Option(defaults.SAMPLE_RATE, "--sample-rate", help="Sample rate in Hz.", min=8000, max=96000)
+CoverOpt = typer.Option(None, "--cover", help="Cover image (JPEG or PNG; default: one drawn from the routine).")
+LoudnessOpt = typer.Option(defaults.TARGET_LUFS, "--loudness", help="Target integrated loudness in LUFS.", min=-40.0, max=-6.0,
+                           callback=_finite)
+MusicOpt = typer.Option(None, "--music", help="Music under the session: an audio file, or a folder played in name order.")
+MusicLevelOpt = typer.Option(defaults.MUSIC_LEVEL_DB, "--music-level", min=-60.0, max=0.0,
+                             help="Music loudness relative to the voice, in dB.", callback=_finite)
+DuckOpt = typer.Option(defaults.DUCK_DB, "--duck", help="How far the music dips under speech, in dB.", min=0.0, max=60.0,
+                       callback=_finite)
+BeepsOpt = typer.Option(False, "--beeps", help="Pips on the countdown and a tone on go.")
+MarksOpt = typer.Option(False, "--marks", help="A soft tone where each work and rest starts.")
 
 
 def _prepare(routine, options, quiet: bool = False):  # type: ignore[no-untyped-def]
@@ -99,21 +113,13 @@ def render(
     routine: str | None = RoutineArg,
     output: Path | None = typer.Option(None, "-o", "--output", help="Output file (default: ROUTINE.mp3 here)."),
     format: str | None = typer.Option(None, "--format", help="mp3 (default), m4a, ogg or wav; default from the output's extension."),
-    bitrate: str | None = typer.Option(None, "--bitrate", help="Encoder bitrate, e.g. 96k (default: 64k voice only, 128k with music)."),
-    sample_rate: int = typer.Option(defaults.SAMPLE_RATE, "--sample-rate", help="Sample rate in Hz.", min=8000, max=96000),
+    bitrate: str | None = BitrateOpt, sample_rate: int = SampleRateOpt,
     chapters: str = typer.Option(defaults.CHAPTERS, "--chapters", help="Chapters: exercise (each side and round), block, or none."),
-    cover: Path | None = typer.Option(None, "--cover", help="Cover image (JPEG or PNG; default: one drawn from the routine)."),
+    cover: Path | None = CoverOpt,
     subtitles: str | None = typer.Option(
         None, "--subtitles", help="Also write the cue text beside the audio: vtt, srt, lrc (comma-separated)."),
-    loudness: float = typer.Option(defaults.TARGET_LUFS, "--loudness", help="Target integrated loudness in LUFS.", min=-40.0, max=-6.0,
-                                   callback=_finite),
-    music: Path | None = typer.Option(None, "--music", help="Music under the session: an audio file, or a folder played in name order."),
-    music_level: float = typer.Option(defaults.MUSIC_LEVEL_DB, "--music-level", min=-60.0, max=0.0,
-                                      help="Music loudness relative to the voice, in dB.", callback=_finite),
-    duck: float = typer.Option(defaults.DUCK_DB, "--duck", help="How far the music dips under speech, in dB.", min=0.0, max=60.0,
-                               callback=_finite),
-    beeps: bool = typer.Option(False, "--beeps", help="Pips on the countdown and a tone on go."),
-    marks: bool = typer.Option(False, "--marks", help="A soft tone where each work and rest starts."),
+    loudness: float = LoudnessOpt, music: Path | None = MusicOpt, music_level: float = MusicLevelOpt, duck: float = DuckOpt,
+    beeps: bool = BeepsOpt, marks: bool = MarksOpt,
     engine: str = EngineOpt, voice: str | None = VoiceOpt, rate: int | None = RateOpt,
     volume: float | None = VolumeOpt, phrases: Path | None = PhrasesOpt, language: str | None = LanguageOpt,
     cache_dir: Path | None = CacheOpt, no_cache: bool = NoCacheOpt,
@@ -127,9 +133,8 @@ def render(
     from dataclasses import replace
 
     from coach import progress
-    from coach.output import encode, uptodate
-    from coach.output.render import RenderOptions, check_render, sidecar_paths
-    from coach.output.render import render as render_file
+    from coach.output import formats, uptodate
+    from coach.output.options import RenderOptions, check_render, sidecar_paths
     from coach.routine import loader
     from coach.routine.durations import format_clock
 
@@ -137,7 +142,7 @@ def render(
     stem = Path(name).stem if Path(name).suffix in (".yaml", ".yml") else Path(name).name
     fmt = format or (output.suffix.lstrip(".").lower() if output and output.suffix else defaults.FORMAT)
     out = output or Path(f"{stem}.{fmt}")
-    encode.check_format(fmt)
+    formats.check_format(fmt)
     jobs = _capped_jobs(jobs)
     options = RenderOptions(
         format=fmt, rate=sample_rate, bitrate=bitrate, chapters=chapters, cover=cover,
@@ -153,6 +158,8 @@ def render(
         if not quiet:
             typer.echo(f"{out} is up to date", err=True)
         return
+    from coach.output.render import render as render_file  # what mixes and encodes: not needed when up to date
+
     session = _prepare(loaded, speech, quiet)
     with progress.bar("Rendering", None if not quiet else False) as update:
         report = render_file(session, out, options, update, stamp=key or uptodate.key(loaded, speech, options))
@@ -272,10 +279,22 @@ def voices(
     language: str | None = typer.Option(None, "--language", help="Only voices for this language (e.g. es)."),
     engine: str = typer.Option("auto", "--engine", help="Only this engine's voices (auto: every engine's)."),
     download: str | None = typer.Option(None, "--download", help="Download a Piper voice (en_US-lessac-medium, say) to the voice folder."),
+    available: bool = typer.Option(False, "--available", help="List the Piper voices the online catalogue offers for download."),
 ) -> None:
-    """List every engine's voices (installed Piper voices first), or download a Piper voice."""
+    """List every engine's voices (installed Piper voices first), or the catalogue's, or download a Piper voice."""
     from coach.speech import registry
 
+    if available:
+        from coach.speech import catalogue
+
+        offered = catalogue.offered(language)
+        for voice in offered:
+            size, mark = f"{voice.size / 1_000_000:.0f} MB", "installed" if voice.installed else ""
+            typer.echo(f"{voice.name:<32} {voice.language:<7} {voice.quality:<7} {size:>7}  {mark}".rstrip())
+        if not offered:
+            raise CoachError(f"the voice catalogue has no voices for language `{language}`" if language else "the voice catalogue is empty")
+        typer.echo(f"get one with `coach voices --download NAME` (from {catalogue.base_url()})", err=True)
+        return
     if download:
         from coach import progress
         from coach.speech import catalogue
@@ -347,13 +366,9 @@ def serve(
     port: int = typer.Option(defaults.SERVE_PORT, "--port", help="Port to listen on; 0 picks a free one.", min=0, max=65535),
     host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on (0.0.0.0: every network)."),
     lan: bool = typer.Option(False, "--lan", help="Listen on the local network, for a phone (same as --host 0.0.0.0)."),
-    bitrate: str | None = typer.Option(None, "--bitrate", help="MP3 bitrate, e.g. 96k (default: 64k voice only, 128k with music)."),
-    cover: Path | None = typer.Option(None, "--cover", help="Cover image (JPEG or PNG; default: one drawn from the routine)."),
-    music: Path | None = typer.Option(None, "--music", help="Music under the session: an audio file, or a folder played in name order."),
-    music_level: float = typer.Option(defaults.MUSIC_LEVEL_DB, "--music-level", min=-60.0, max=0.0,
-                                      help="Music loudness relative to the voice, in dB."),
-    beeps: bool = typer.Option(False, "--beeps", help="Pips on the countdown and a tone on go."),
-    marks: bool = typer.Option(False, "--marks", help="A soft tone where each work and rest starts."),
+    bitrate: str | None = BitrateOpt, sample_rate: int = SampleRateOpt, cover: Path | None = CoverOpt,
+    loudness: float = LoudnessOpt, music: Path | None = MusicOpt, music_level: float = MusicLevelOpt, duck: float = DuckOpt,
+    beeps: bool = BeepsOpt, marks: bool = MarksOpt,
     engine: str = EngineOpt, voice: str | None = VoiceOpt, rate: int | None = RateOpt,
     volume: float | None = VolumeOpt, phrases: Path | None = PhrasesOpt, language: str | None = LanguageOpt,
     cache_dir: Path | None = CacheOpt, no_cache: bool = NoCacheOpt,
@@ -363,24 +378,30 @@ def serve(
 
     from coach import progress
     from coach.output import uptodate
-    from coach.output.render import RenderOptions, check
+    from coach.output.options import RenderOptions, check
     from coach.routine import loader
     from coach.serve import app as web
     from coach.serve import server, sessions
+    from coach.session import cache_for
 
     names: list[str | None] = list(routines) if routines else [None]
     loaded = [loader.load(name) for name in names]  # every routine checked before any speech work or listening
-    options = RenderOptions(bitrate=bitrate, cover=cover, music=music, music_level=music_level, beeps=beeps, marks=marks)
+    options = RenderOptions(rate=sample_rate, bitrate=bitrate, cover=cover, loudness=loudness, music=music,
+                            music_level=music_level, duck=duck, beeps=beeps, marks=marks)
     check(options)
     sock = server.listen("0.0.0.0" if lan else host, port)
     speech = _speech_options(engine, voice, rate, volume, phrases, language, cache_dir, no_cache)
-    with sock, tempfile.TemporaryDirectory(prefix="coach-serve-") as folder:
+    kept = cache_for(speech).folder  # the clip cache's folder keeps the renders for the next start
+    with sock, tempfile.TemporaryDirectory(prefix="coach-serve-") as scratch:
+        folder = sessions.served_folder(kept, Path(scratch))
         served: list[sessions.Served] = []
         for routine in loaded:
             session = _prepare(routine, speech)
             stamp = uptodate.key(routine, speech, options)  # tagged as `coach render` tags it
             with progress.bar(f"Rendering {session.routine.title}") as update:
-                served.append(sessions.render_session(session, Path(folder), options, [s.slug for s in served], update, stamp))
+                served.append(sessions.render_session(session, folder, options, [s.slug for s in served], update, stamp))
+        if kept is not None and folder != Path(scratch):
+            sessions.prune(kept)
         key = web.new_key()
         site = web.create(served, key)
         url = server.address(sock, key)
@@ -409,23 +430,25 @@ def devices() -> None:
 
 @app.command()
 def cache(
-    clear: bool = typer.Option(False, "--clear", help="Delete every cached clip, remembered mastering result and encoded part."),
+    clear: bool = typer.Option(False, "--clear",
+                               help="Delete every cached clip, remembered mastering result, encoded part and served session."),
     cache_dir: Path | None = CacheOpt,
 ) -> None:
-    """Show the cache's size (speech clips, remembered mastering results, encoded MP3 parts), or clear it."""
+    """Show the cache's size (speech clips, remembered mastering results, encoded MP3 parts, served sessions), or clear it."""
     from coach.output import mastering_cache, parts_cache
+    from coach.serve import sessions
     from coach.speech.cache import ClipCache, default_dir
 
     folder = cache_dir or default_dir()
     clips = ClipCache(folder)
     if clear:
-        typer.echo(f"removed {clips.clear()} clips, {mastering_cache.clear(folder)} mastering results"
-                   f" and {parts_cache.clear(folder)} encoded parts from {folder}")
+        typer.echo(f"removed {clips.clear()} clips, {mastering_cache.clear(folder)} mastering results,"
+                   f" {parts_cache.clear(folder)} encoded parts and {sessions.clear(folder)} served sessions from {folder}")
         return
     (count, clip_bytes), (results, result_bytes) = clips.stats(), mastering_cache.stats(folder)
-    parts, part_bytes = parts_cache.stats(folder)
-    typer.echo(f"{folder}: {count} clips, {results} mastering results, {parts} encoded parts,"
-               f" {(clip_bytes + result_bytes + part_bytes) / 1_000_000:.1f} MB")
+    (parts, part_bytes), (served, served_bytes) = parts_cache.stats(folder), sessions.stats(folder)
+    typer.echo(f"{folder}: {count} clips, {results} mastering results, {parts} encoded parts, {served} served sessions,"
+               f" {(clip_bytes + result_bytes + part_bytes + served_bytes) / 1_000_000:.1f} MB")
 
 
 def main() -> None:

@@ -8,8 +8,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from coach.audio.mixdown import Mixdown
 from coach.plan import compiler
 from coach.plan.scheduler import Cue, Schedule, schedule
 from coach.plan.timeline import Timeline
@@ -20,7 +20,9 @@ from coach.speech.cache import ClipCache, default_dir
 from coach.speech.clip import Clip
 from coach.speech.engine import Engine, resolve_voice
 from coach.speech.registry import AUTO, choose
-from coach.speech.synth import synthesize_all
+
+if TYPE_CHECKING:  # mixing and synthesis bring numpy: imported where they run
+    from coach.audio.mixdown import Mixdown
 
 Progress = Callable[[int, int], None]
 
@@ -62,6 +64,8 @@ class Session:
         return {k: v for k, v in self.clips.items() if k in used}
 
     def mixdown(self, rate: int) -> Mixdown:
+        from coach.audio.mixdown import Mixdown
+
         return Mixdown(self.cues, self.used_clips(), self.timeline.duration_ms, rate)
 
     def mastered_mixdown(self, rate: int) -> Mixdown:
@@ -135,6 +139,8 @@ def prepare(routine: Routine, options: SpeechOptions, progress: Progress | None 
     engine = engine or open_engine(options, wanted, language)
     voice = resolve_voice(engine, wanted, language)
     cache = cache_for(options)
+    from coach.speech.synth import synthesize_all  # with numpy: the up-to-date check needs neither
+
     clips = synthesize_all((r.speech for r in timeline.requests), engine, voice, cache, progress, options.jobs)
     lengths = {text: clip.duration_ms for text, clip in clips.items()}
     placed = schedule(timeline.requests, lengths, timeline.duration_ms)

@@ -123,19 +123,21 @@ def test_cache_counts_and_clears_clips_and_mastering_results_only(write_routine,
     size = sum(p.stat().st_size for p in clips + results + last + parts) + sum(len(data) for data in leftovers.values())
 
     shown = coach("cache", "--cache-dir", str(cache))
-    expected = f"{cache}: {len(clips)} clips, 1 mastering results, {len(parts)} encoded parts, {size / 1_000_000:.1f} MB\n"
+    expected = (f"{cache}: {len(clips)} clips, 1 mastering results, {len(parts)} encoded parts, 0 served sessions,"
+                f" {size / 1_000_000:.1f} MB\n")
     assert shown.stdout == expected, shown.stderr
     cleared = coach("cache", "--clear", "--cache-dir", str(cache))
-    expected = f"removed {len(clips)} clips, 1 mastering results and {len(parts)} encoded parts from {cache}\n"
+    expected = f"removed {len(clips)} clips, 1 mastering results, {len(parts)} encoded parts and 0 served sessions from {cache}\n"
     assert cleared.stdout == expected, cleared.stderr
     assert {str(p.relative_to(cache)) for p in cache.rglob("*") if p.is_file()} == set(mine)
-    assert coach("cache", "--cache-dir", str(cache)).stdout == f"{cache}: 0 clips, 0 mastering results, 0 encoded parts, 0.0 MB\n"
+    expected = f"{cache}: 0 clips, 0 mastering results, 0 encoded parts, 0 served sessions, 0.0 MB\n"
+    assert coach("cache", "--cache-dir", str(cache)).stdout == expected
 
 
 def test_cache_default_folder_is_coach_cache_dir(tmp_path: Path) -> None:
     env = dict(os.environ, COACH_CACHE_DIR=str(tmp_path))
     result = subprocess.run([sys.executable, "-m", "coach", "cache"], capture_output=True, text=True, env=env, timeout=60)
-    assert result.stdout == f"{tmp_path}: 0 clips, 0 mastering results, 0 encoded parts, 0.0 MB\n"
+    assert result.stdout == f"{tmp_path}: 0 clips, 0 mastering results, 0 encoded parts, 0 served sessions, 0.0 MB\n"
 
 
 def test_say_to_file(tmp_path: Path) -> None:

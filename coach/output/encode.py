@@ -18,69 +18,28 @@ import re
 import subprocess
 import tempfile
 import threading
-from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
 
 from coach.audio.meter import Loudness
-from coach.errors import CoachError, EncoderError, OutputError
+from coach.errors import EncoderError, OutputError
 from coach.files import atomic_write, scratch_error, write_error
 from coach.interrupts import ctrl_c_held
 from coach.output import mp3splice, parts_cache, parts_meter
+from coach.output.formats import EncodeOptions, check_format, command
 from coach.output.parts_cache import PartsCache, PcmHash
 from coach.output.parts_meter import PartLevel
 from coach.progress import Frames
 from coach.tools import ffmpeg_path, workers
 
-FORMATS = {
-    "mp3": ["-c:a", "libmp3lame", "-write_xing", "1", "-id3v2_version", "3"],
-    "m4a": ["-c:a", "aac", "-movflags", "+faststart"],
-    "ogg": ["-c:a", "libvorbis"],
-    "wav": ["-c:a", "pcm_s16le"],
-}
 LAME_QUALITY = 3  # LAME's own default, which ffmpeg keeps: full noise shaping and psychoacoustics
 SILENCE_PART_FRAMES = 512  # the longest silent part (13 s at 44.1 kHz): longer silences are several
 RECENT_LEVELS = 256  # parts' levels kept in a render for parts with the same PCM (the silence above all)
 KEEP_PCM_S = 30  # a part's PCM kept while its key is made, to encode it if it must be (longer: rendered again)
-
-
-@dataclass(frozen=True)
-class EncodeOptions:
-    format: str = "mp3"
-    rate: int = 44100
-    channels: int = 1
-    bitrate: str = "64k"
-    tags: Mapping[str, str] = field(default_factory=dict)
-    metadata: str | None = None  # an ffmetadata file's text: tags and chapters (replaces `tags`)
-
-
-MP3_RATES = (8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000)
-
-
-def check_settings(options: EncodeOptions) -> None:
-    """Fail before any audio work if the encoder cannot take these settings: an MP3 rate LAME
-    would change silently, or a rate and bitrate the Vorbis or AAC encoder refuses (it is asked,
-    with a tenth of a second of silence)."""
-    if options.format == "mp3" and options.rate not in MP3_RATES:
-        raise EncoderError(f"MP3 has no sample rate of {options.rate} Hz",
-                           f"use one of {', '.join(str(r) for r in MP3_RATES)}")
-    if options.format not in ("ogg", "m4a"):
-        return
-    silence = bytes(2 * options.channels * (options.rate // 10))
-    with tempfile.TemporaryDirectory(prefix="coach-probe-") as scratch:
-        cmd = _command(ffmpeg_path(), replace(options, metadata=None, tags={}), Path(scratch) / f"probe.{options.format}",
-                       Path(scratch))
-        try:
-            done = subprocess.run(cmd, input=silence, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=60)
-        except (OSError, subprocess.TimeoutExpired) as exc:
-            raise EncoderError(f"cannot start the encoder {cmd[0]}: {exc}") from None
-    if done.returncode != 0:
-        raise EncoderError(f"{options.format} cannot be encoded at {options.rate} Hz and {options.bitrate}"
-                           f" ({'stereo' if options.channels == 2 else 'mono'})",
-                           "try 44100 or 48000 Hz, or another --bitrate")
 
 
 class Source(Protocol):
@@ -92,12 +51,6 @@ class Source(Protocol):
     def render(self, start: int, count: int) -> np.ndarray: ...
 
     def silent(self, start: int, count: int) -> bool: ...
-
-
-def check_format(fmt: str) -> None:
-    """One clear error for a format coach cannot write."""
-    if fmt not in FORMATS:
-        raise CoachError(f"unknown format `{fmt}`", f"formats: {', '.join(FORMATS)}")
 
 
 @contextlib.contextmanager
@@ -169,23 +122,6 @@ def _chunks(audio: Source, start: int, end: int, rate: int) -> Iterator[np.ndarr
         yield audio.render(pos, min(rate, end - pos))
 
 
-def _command(encoder: str, options: EncodeOptions, target: Path, scratch: Path) -> list[str]:
-    """ffmpeg reading PCM on stdin and writing `target`."""
-    cmd = [encoder, "-hide_banner", "-loglevel", "error", "-nostdin", "-y",
-           "-f", "s16le", "-ar", str(options.rate), "-ac", str(options.channels), "-i", "pipe:0"]
-    if options.metadata is not None:
-        meta = scratch / "metadata.txt"
-        meta.write_text(options.metadata, encoding="utf-8")
-        cmd += ["-f", "ffmetadata", "-i", str(meta), "-map", "0:a", "-map_metadata", "1", "-map_chapters", "1"]
-    cmd += FORMATS[options.format]
-    if options.format != "wav":
-        cmd += ["-b:a", options.bitrate]
-    if options.metadata is None:
-        for key, value in options.tags.items():
-            cmd += ["-metadata", f"{key}={value}"]
-    return cmd + ["-f", {"m4a": "mp4"}.get(options.format, options.format), str(target)]
-
-
 def _start(cmd: list[str]) -> subprocess.Popen[bytes]:
     try:
         return subprocess.Popen(cmd, stdin=subprocess.PIPE, stderr=subprocess.PIPE)
@@ -223,7 +159,7 @@ def _stop(procs: list[subprocess.Popen[bytes]]) -> None:
 
 def _encode_one(encoder: str, chunks: Iterable[np.ndarray], tmp: Path, out: Path, options: EncodeOptions,
                 scratch: Path, progress: Callable[[int], None] | None) -> None:
-    proc = _start(_command(encoder, options, tmp, scratch))
+    proc = _start(command(encoder, options, tmp, scratch))
     try:
         _feed(proc, chunks, options.channels, progress)
         _wait(proc, out)
@@ -372,11 +308,12 @@ def _encode_parts(encoder: str, audio: Source, plan: list[mp3splice.Part], tmp: 
             if errors:
                 stop.set()
 
+
     procs: list[subprocess.Popen[bytes]] = []
     pool: list[threading.Thread] = []
     try:
         with ctrl_c_held():  # until every thread started is listed: the clean-up below joins them all
-            procs.append(_start(_command(encoder, options, tmp, scratch)))
+            procs.append(_start(command(encoder, options, tmp, scratch)))
             _feed(procs[0], [np.zeros(mp3splice.SAMPLES_PER_FRAME * options.channels, np.int16)], options.channels, None)
             for _ in range(max(1, min(threads, len(plan)))):
                 thread = threading.Thread(target=work, daemon=True)

@@ -229,7 +229,7 @@ class _Builder:
         different = len({step.exercise.name for step in all_steps})
         self.cue("finish", finish_at, (finish_at, self.total), Priority.MARK,
                  {"exercise": all_steps[-1].exercise.name if all_steps else "",
-                  "exercises": self.book.unit(different, "exercise")})
+                  "exercises": self.book.unit(different, "exercise")}, compact="finish_short")
         return Timeline(routine.title, self.total, tuple(self.segments), tuple(self.requests))
 
     def announce(self, step: _Step, previous: _Step | None, gap_start: int, gap_kind: str, named: bool = False) -> None:

@@ -46,6 +46,7 @@ PLACEHOLDERS: Mapping[str, tuple[str, ...]] = MappingProxyType(
         "down": _COMMON + _EXERCISE,
         "up": _COMMON + _EXERCISE,
         "finish": _COMMON + ("exercise", "exercises"),
+        "finish_short": _COMMON + ("exercise", "exercises"),
         # Phrases: never spoken alone, they word {work} inside other cues.
         "each_side": ("work", "side"),
         "each_rep": ("reps", "tempo"),
@@ -86,6 +87,7 @@ WHEN: Mapping[str, str] = MappingProxyType(
         "down": "at the start of each rep with a phased `tempo:` (3-1-1)",
         "up": "where the up phase of each rep with a phased `tempo:` starts",
         "finish": "at the end of the session",
+        "finish_short": "instead of `finish` when the outro is too short for it",
         "each_side": "a phrase: {work} of a `sides:` exercise in announcements",
         "each_rep": "a phrase: {work} of a `reps:` exercise in announcements",
     }
@@ -247,8 +249,10 @@ class Phrasebook:
             return None
         template = alternatives[occurrence % len(alternatives)]
         text = template.format_map(_Context(context))
-        text = re.sub(r"\s*" + _EMPTY, "", text)
-        return re.sub(r"\s+", " ", text).strip() or None
+        text = re.sub(r"\s+", " ", re.sub(r"\s*" + _EMPTY, "", text)).strip()
+        if template.startswith("{") and not template.startswith("{{"):
+            text = text[:1].upper() + text[1:]  # "{side}." reads "Right side." (on screen and in the lyrics)
+        return text or None
 
     def spoken(self, text: str) -> str:
         """Apply the pronunciation lexicon: whole words/phrases, any case, longest first, in one

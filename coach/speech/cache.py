@@ -16,8 +16,6 @@ import warnings
 from collections.abc import Iterable
 from pathlib import Path
 
-import numpy as np
-
 from coach.files import write_bytes
 from coach.routine.model import Voice
 from coach.speech.clip import Clip
@@ -171,4 +169,6 @@ def decode(data: bytes) -> Clip | None:
     pcm = chunks[b"data"]
     if (audio_format, channels, bits) != (1, 1, 16) or hashlib.sha256(pcm).digest() != chunks[b"csum"]:
         return None
+    import numpy as np  # here: the up-to-date check reads the cache without loading numpy
+
     return Clip(np.frombuffer(pcm, dtype="<i2").astype(np.int16), rate)

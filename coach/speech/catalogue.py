@@ -1,5 +1,6 @@
 """`coach voices --download NAME`: a Piper voice from the public catalogue (its voices.json) into
-the voice folder, each file checked against the catalogue's size and md5 and written atomically.
+the voice folder, each file checked against the catalogue's size and md5 and written atomically;
+`coach voices --available`: what the catalogue offers.
 
 The catalogue's base URL is $COACH_VOICES_URL, so a mirror (or a test's own server) can stand in.
 """
@@ -12,6 +13,7 @@ import os
 import urllib.error
 import urllib.request
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +46,36 @@ def catalogue() -> dict[str, Any]:
     if not isinstance(data, dict):
         raise EngineError(f"the voice catalogue at {base_url()} is not a list of voices")
     return data
+
+
+@dataclass(frozen=True)
+class Offered:
+    """A voice the catalogue offers for download."""
+
+    name: str
+    language: str  # en_US, es_MX
+    quality: str  # x_low, low, medium, high
+    size: int  # bytes to download
+    installed: bool
+
+
+def offered(language: str | None = None, folder: Path | None = None) -> list[Offered]:
+    """The catalogue's voices, for `language` (`es`, `es_MX`) if given, in name order."""
+    here = {v.id.rsplit("/", 1)[-1] for v in voices.installed(folder)}
+    wanted = (language or "").replace("-", "_").lower()
+    found = []
+    for name, entry in catalogue().items():
+        if not isinstance(entry, dict):
+            continue
+        info = entry.get("language")
+        code = str(info.get("code", "")) if isinstance(info, dict) else str(name).split("-", 1)[0]
+        if wanted and code.lower() != wanted and code.lower().split("_", 1)[0] != wanted:
+            continue
+        listed = entry.get("files")
+        size = sum(int(f.get("size_bytes", 0)) for f in listed.values() if isinstance(f, dict)) if isinstance(listed, dict) else 0
+        key = str(entry.get("key", name))
+        found.append(Offered(key, code, str(entry.get("quality", "")), size, key in here))
+    return sorted(found, key=lambda v: v.name)
 
 
 def download(name: str, folder: Path | None = None, progress: Progress | None = None) -> Path:

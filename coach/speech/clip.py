@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import numpy as np
+if TYPE_CHECKING:  # imported where samples are worked on: the up-to-date check reads no audio
+    import numpy as np
 
 SILENCE_THRESHOLD = 200  # of 32767: about -44 dBFS
 
@@ -19,6 +21,8 @@ class Clip:
         return len(self.samples) * 1000 // self.rate
 
     def trimmed(self) -> Clip:
+        import numpy as np
+
         loud = np.flatnonzero(np.abs(self.samples.astype(np.int32)) > SILENCE_THRESHOLD)
         if loud.size == 0:
             return Clip(self.samples[:0], self.rate)
@@ -26,6 +30,8 @@ class Clip:
 
     def resampled(self, rate: int) -> Clip:
         """Linear resampling: plenty for speech, and exact in length."""
+        import numpy as np
+
         if rate == self.rate or len(self.samples) == 0:
             return Clip(self.samples, rate) if rate == self.rate else Clip(self.samples[:0], rate)
         n_out = len(self.samples) * rate // self.rate

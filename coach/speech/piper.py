@@ -15,15 +15,16 @@ import json
 from importlib.metadata import PackageNotFoundError
 from importlib.metadata import version as dist_version
 from pathlib import Path
-from typing import Any
-
-import numpy as np
+from typing import TYPE_CHECKING, Any
 
 from coach.errors import EngineError, ToolMissing
 from coach.routine.model import Voice
 from coach.speech import voices
 from coach.speech.clip import Clip
 from coach.speech.engine import VoiceInfo
+
+if TYPE_CHECKING:  # imported where it speaks: choosing the engine (`auto`) needs no numpy
+    import numpy as np
 
 INSTALL_HINT = 'install it with `pip install "coach[piper]"`'
 SENTENCE_PAUSE_MS = 300
@@ -93,6 +94,7 @@ class PiperEngine:
 
     def synthesize(self, text: str, voice: Voice) -> Clip:
         piper = self._voice(voices.model_path(voice.name or ""))
+        import numpy as np
         from piper import SynthesisConfig
 
         settings = SynthesisConfig(

@@ -19,8 +19,6 @@ import threading
 import wave
 from pathlib import Path
 
-import numpy as np
-
 from coach.errors import EngineError, ToolMissing
 from coach.routine.model import Voice
 from coach.speech.clip import Clip
@@ -124,6 +122,8 @@ def _lang(value: object) -> str:
 
 def read_audio(path: Path) -> Clip:
     """Mono int16 samples of a WAV file, or of any format ffmpeg reads (AIFF from macOS)."""
+    import numpy as np  # here: opening the engine for the up-to-date check needs no numpy
+
     try:
         with wave.open(str(path), "rb") as w:
             frames = w.readframes(w.getnframes())

@@ -77,11 +77,11 @@ def test_the_command_line_shows_the_defaults_the_options_have() -> None:
 
 def test_an_unknown_format_is_one_line_before_any_work(tmp_path: Path) -> None:
     from coach.errors import CoachError
-    from coach.output import encode
+    from coach.output import formats, options
 
     result = CliRunner().invoke(app, ["render", "--engine", "fake", "-o", str(tmp_path / "x.flac")])
     assert result.exit_code != 0 and list(tmp_path.iterdir()) == []
     with pytest.raises(CoachError, match="unknown format `flac`"):
-        encode.check_format("flac")
+        formats.check_format("flac")
     with pytest.raises(CoachError, match="unknown format `flac`"):
-        rendering.check(RenderOptions(format="flac"))
+        options.check(RenderOptions(format="flac"))

@@ -95,7 +95,7 @@ def test_beeps_are_heard(session: Session, tmp_path: Path) -> None:
                                                       ("8k", "mp3", 44100), ("600k", "m4a", 44100), ("-5k", "ogg", 44100)])
 def test_a_bitrate_the_encoder_would_not_take_as_it_is_is_refused_first(bitrate: str, fmt: str, rate: int) -> None:
     from coach.errors import CoachError
-    from coach.output.render import check
+    from coach.output.options import check
 
     with pytest.raises(CoachError, match="bitrate"):
         check(RenderOptions(format=fmt, rate=rate, bitrate=bitrate))
@@ -104,6 +104,6 @@ def test_a_bitrate_the_encoder_would_not_take_as_it_is_is_refused_first(bitrate:
 @pytest.mark.parametrize(("bitrate", "fmt", "rate"), [("64k", "mp3", 44100), ("320k", "mp3", 48000), ("8k", "mp3", 22050),
                                                       ("96k", "m4a", 44100), ("anything", "wav", 44100)])
 def test_bitrates_the_encoder_takes(bitrate: str, fmt: str, rate: int) -> None:
-    from coach.output.render import check
+    from coach.output.options import check
 
     check(RenderOptions(format=fmt, rate=rate, bitrate=bitrate))

@@ -57,6 +57,19 @@ def test_nothing_changed_writes_nothing(rendered: tuple[Path, Path]) -> None:
     assert "up to date" in _render(routine, out)  # and its file is up to date in turn
 
 
+def test_the_check_loads_nothing_that_mixes_or_encodes(rendered: tuple[Path, Path]) -> None:
+    """What keeps "up to date" near the cost of `coach --help`: no numpy, no mixing or encoding code."""
+    routine, out = rendered
+    heavy = ("numpy", "lameenc", "coach.audio.mixdown", "coach.output.render", "coach.speech.synth")
+    probe = (f"import atexit, sys\natexit.register(lambda: print(sorted(m for m in {heavy!r} if m in sys.modules)))\n"
+             f"sys.argv = ['coach', 'render', {str(routine)!r}, '--engine', 'fake', '-o', {str(out)!r}]\n"
+             "from coach.entry import main\nmain()\n")
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=300, check=False)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.strip() == f"{out} is up to date"
+    assert done.stdout.strip() == "[]"
+
+
 @pytest.mark.parametrize(("what", "extra"), [
     ("the voice", ["--rate", "190"]),
     ("an option", ["--loudness", "-18"]),

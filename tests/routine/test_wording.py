@@ -194,19 +194,23 @@ def test_a_user_phrasebook_changes_every_cue_kind() -> None:
     # The phrases word {work}: per side, and per rep with the tempo.
     assert "Then Side plank left leg, 30 secs a side from the left leg." in mine["next"]
     assert "Finally Burpees, 20 secs." in mine["last_exercise"]
-    assert mine["countdown"][:3] == ["three!", "two!", "one!"]
+    assert mine["countdown"][:3] == ["Three!", "Two!", "One!"]  # "{count}!": a cue starts with a capital
     assert mine["go"][:3] == ["Move!", "Work!", "Push!"]
     assert mine["switch"][0] == "Swap to the right leg."
-    assert mine["rep"][:2] == ["Rep two", "Rep two"]  # then "three to go", "two to go", "Final rep."
-    assert mine["reps_left"][:2] == ["three to go.", "two to go."]
+    assert mine["rep"][:2] == ["Rep two", "Rep two"]  # then "Three to go.", "Two to go.", "Final rep."
+    assert mine["reps_left"][:2] == ["Three to go.", "Two to go."]
     assert mine["round"] == ["Again: round one of two."]
     assert mine["final_round"] == ["Last round of Core."]
     assert "Breathe for 20 secs, then Side plank." in mine["rest"]
 
 
-def test_every_kind_reaches_the_placed_cues() -> None:
+def test_every_kind_reaches_the_placed_cues(write_routine) -> None:  # type: ignore[no-untyped-def]
     session = prepare(loader.load(ROUTINE), SpeechOptions(engine="fake", phrases=FULL))
-    assert {c.kind for c in session.cues} == SPOKEN_KINDS
+    assert {c.kind for c in session.cues} == SPOKEN_KINDS - {"finish_short"}  # the outro has room for `finish`
+    # ... and where it has not, the compact words end the session instead of silence.
+    short = write_routine(ROUTINE.read_text(encoding="utf-8").replace("outro: 10s", "outro: 1s"), "short_outro.yaml")
+    session = prepare(loader.load(short), SpeechOptions(engine="fake", phrases=FULL))
+    assert [c.text for c in session.cues if c.kind.startswith("finish")] == ["All done."]
 
 
 def test_the_lexicon_says_what_a_longest_first_whole_word_regex_says() -> None:

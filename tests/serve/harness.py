@@ -28,8 +28,8 @@ CHROMIUM_ARGS = [
 PHONE = {"width": 390, "height": 844}
 
 
-def render_all(names: Sequence[str], folder: Path, cache: Path) -> list[Served]:
-    options = SpeechOptions(engine="fake", cache_dir=cache)
+def render_all(names: Sequence[str], folder: Path, cache: Path, language: str | None = None) -> list[Served]:
+    options = SpeechOptions(engine="fake", cache_dir=cache, language=language)
     out: list[Served] = []
     for name in names:
         routine = loader.load(name)

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 import segno
 
+from coach.audio.decoded import measure_decoded
 from coach.serve import server
 from tests.procs import assert_one_line_error, coach, command, env
 
@@ -50,6 +51,24 @@ def test_serve_prints_its_address_answers_and_stops_on_ctrl_c(tmp_path: Path) ->
     assert child.returncode == 130, err
     assert err.strip().splitlines()[-1] == "coach: interrupted" and "Traceback" not in err
     assert list(tmp_path.iterdir()) == []  # rendered into its own folder, which is gone
+
+
+def test_the_audio_options_of_coach_render_apply_and_the_render_is_kept(tmp_path: Path, _isolated_cache: Path) -> None:
+    def serve_once() -> Path:
+        child, url = start(str(SHORT), "--engine", "fake", "--port", "0", "--sample-rate", "48000", "--loudness", "-20",
+                           cwd=tmp_path)
+        child.send_signal(signal.SIGINT)
+        _, err = child.communicate(timeout=30)
+        assert child.returncode == 130, err
+        (served,) = (_isolated_cache / "served").glob("*.mp3")
+        return served
+
+    served = serve_once()
+    measured = measure_decoded(served, 48000, 1)
+    assert abs(measured.integrated - -20) < 0.5, measured
+    kept = served.stat().st_ino
+    assert serve_once().stat().st_ino == kept  # the next start serves that file as it is (a render renames a new one in)
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_a_bad_routine_fails_before_anything_listens(write_routine) -> None:  # type: ignore[no-untyped-def]

@@ -10,7 +10,7 @@ import pytest
 from coach.serve.sessions import Served
 
 from .conftest import Page, timeline
-from .harness import Running
+from .harness import SHORT, Running, render_all, serving
 
 pytestmark = pytest.mark.slow  # a browser, and one test plays a session through
 LAG_MS = 600  # how far behind the audio a display drawn at the last frame may be, at 4x speed
@@ -156,4 +156,31 @@ def test_the_position_is_kept_when_the_page_is_opened_again(page: Page, site: Ru
     page.page.reload()
     page.page.wait_for_function("() => document.getElementById('audio').readyState >= 1 && document.body.dataset.phase === 'lead_in'")
     assert float(page.display()["time"]) == 0
+    assert page.errors == []
+
+
+def test_a_spanish_session_is_shown_in_spanish(page: Page, tmp_path_factory: pytest.TempPathFactory) -> None:
+    (spanish,) = render_all([str(SHORT)], tmp_path_factory.mktemp("served_es"), tmp_path_factory.mktemp("cache_es"), language="es")
+    segments = timeline(spanish)["segments"]
+    with serving([spanish]) as site:
+        page.page.goto(site.url("/"))
+        page.page.wait_for_function("() => document.querySelectorAll('#sessions > li').length === 1")
+        assert page.page.text_content("#heading") == "Sesiones"
+        assert "ejercicios" in page.page.text_content("#sessions")
+        page.open_player(site, spanish)
+        assert page.page.evaluate("document.documentElement.lang") == "es"
+        left = next(s for s in segments if s["kind"] == "work" and s["side"] == "left")
+        shown = page.seek((left["start_ms"] + 1000) / 1000)
+        assert (shown["phase"], shown["side"]) == ("Trabajo", "lado izquierdo")
+        assert shown["next"].startswith("Después: ")
+        switch = next(s for s in segments if s["kind"] == "switch")
+        shown = page.seek((switch["start_ms"] + 500) / 1000)
+        assert (shown["phase"], shown["side"]) == ("Cambio de lado", "cambia al lado derecho")
+        rest = next(s for s in segments if s["kind"] == "rest")
+        shown = page.seek((rest["start_ms"] + 500) / 1000)
+        assert shown["phase"] == "Descanso" and shown["side"].startswith("a continuación") and "quedan" in shown["next"]
+        assert "ronda 1 de 2" in shown["where"]
+        shown = page.seek(timeline(spanish)["duration_ms"] / 1000)
+        assert (shown["phase"], shown["exercise"]) == ("Terminado", "¡Bien hecho!")
+        assert page.page.text_content("#download") == "Descargar MP3"
     assert page.errors == []

@@ -110,3 +110,22 @@ def test_the_cli_downloads_into_coach_voices_and_lists_it(server: Path, tmp_path
     pytest.importorskip("piper")
     listed = subprocess.run([sys.executable, "-m", "coach", "voices", "--engine", "piper"], capture_output=True, text=True)
     assert listed.stdout.split()[:2] == ["piper", TEST_VOICE], listed.stdout
+
+
+def _coach(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "coach", *args], capture_output=True, text=True, timeout=300)
+
+
+def test_available_lists_what_the_catalogue_offers(server: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COACH_VOICES", str(tmp_path / "voices"))
+    listed = _coach("voices", "--available")
+    assert listed.returncode == 0, listed.stderr
+    rows = [line.split() for line in listed.stdout.splitlines()]
+    assert [r[:3] for r in rows] == [["en_US-joe-medium", "en_US", "medium"], ["en_US-other-low", "en_US", "medium"]]
+    assert rows[0][3:] == ["63", "MB"]  # the model, its config and its card
+    assert "coach voices --download NAME" in listed.stderr
+    assert _coach("voices", "--download", TEST_VOICE).returncode == 0
+    again = _coach("voices", "--available", "--language", "en")
+    assert again.stdout.splitlines()[0].endswith("installed") and not again.stdout.splitlines()[1].endswith("installed")
+    none = _coach("voices", "--available", "--language", "es")
+    assert none.returncode == 1 and none.stderr.strip() == "coach: error: the voice catalogue has no voices for language `es`"

@@ -3,10 +3,41 @@
 // right again after any seek, pause, or the phone waking up.
 "use strict";
 
-const PHASES = {
-  lead_in: "Get ready", work: "Work", rest: "Rest", switch: "Switch sides", round_rest: "Round rest",
-  outro: "Finish", finished: "Finished",
+// The pages' own words, in the session's language (its phrasebook's); English for any other.
+const WORDS = {
+  en: {
+    phases: {
+      lead_in: "Get ready", work: "Work", rest: "Rest", switch: "Switch sides", round_rest: "Round rest",
+      outro: "Finish", finished: "Finished",
+    },
+    nouns: { set: ["set", "sets"], block: ["block", "blocks"], exercise: ["exercise", "exercises"] },
+    sessions: "Sessions", hint: "Bookmark this page: its address carries the key that lets you in.",
+    done: "Well done", complete: "Session complete", finish: "finish",
+    next: (what) => `Next: ${what}`, setsDone: (sets) => `${sets} done`, round: (n, total) => `round ${n} of ${total}`,
+    firstUp: "first up", upNext: "up next", switchTo: (side) => `switch to the ${side}`, switchSides: "switch sides",
+    work: (seconds, sets) => `${seconds} s of work \u00b7 ${sets} to go`, seconds: "seconds", session: "session",
+    exercise: "exercise", play: "Play", pause: "Pause", previous: "Previous exercise", nextTrack: "Next exercise",
+    position: "Position in the session", download: "Download MP3", back: "\u2039 Sessions", backLabel: "All sessions",
+  },
+  es: {
+    phases: {
+      lead_in: "Prep\u00e1rate", work: "Trabajo", rest: "Descanso", switch: "Cambio de lado", round_rest: "Descanso entre rondas",
+      outro: "Final", finished: "Terminado",
+    },
+    nouns: { set: ["serie", "series"], block: ["bloque", "bloques"], exercise: ["ejercicio", "ejercicios"] },
+    sessions: "Sesiones", hint: "Guarda esta p\u00e1gina en favoritos: su direcci\u00f3n lleva la clave que te deja entrar.",
+    done: "\u00a1Bien hecho!", complete: "Sesi\u00f3n completada", finish: "final",
+    next: (what) => `Despu\u00e9s: ${what}`, setsDone: (sets) => `${sets} hechas`, round: (n, total) => `ronda ${n} de ${total}`,
+    firstUp: "primero", upNext: "a continuaci\u00f3n", switchTo: (side) => `cambia al ${side}`, switchSides: "cambia de lado",
+    work: (seconds, sets) => `${seconds} s de trabajo \u00b7 quedan ${sets}`, seconds: "segundos", session: "sesi\u00f3n",
+    exercise: "ejercicio", play: "Reproducir", pause: "Pausa", previous: "Ejercicio anterior", nextTrack: "Ejercicio siguiente",
+    position: "Posici\u00f3n en la sesi\u00f3n", download: "Descargar MP3", back: "\u2039 Sesiones", backLabel: "Todas las sesiones",
+  },
 };
+
+function wordsFor(language) {
+  return WORDS[String(language || "en").toLowerCase().split(/[-_]/)[0]] || WORDS.en;
+}
 const RESTART_MS = 3000; // "previous" past this far into a chapter goes back to its start
 const NEXT_SLACK_MS = 500; // "next" pressed just after a chapter starts still moves on
 const CUE_LINGER_MS = 4000; // a cue's words stay on screen, dimmed, this long after it is said
@@ -17,8 +48,9 @@ function clock(ms) {
   return `${Math.floor(s / 60)}:${String(s % 60).padStart(2, "0")}`;
 }
 
-function plural(n, noun) {
-  return `${n} ${noun}${n === 1 ? "" : "s"}`;
+function plural(n, noun, words = WORDS.en) {
+  const forms = words.nouns[noun] || [noun, `${noun}s`];
+  return `${n} ${forms[n === 1 ? 0 : 1]}`;
 }
 
 function element(tag, className, content) {
@@ -39,14 +71,23 @@ async function getJSON(url) {
   return response.json();
 }
 
-function blockLine(block) {
+function blockLine(block, words) {
   const rounds = block.rounds > 1 ? ` \u00d7${block.rounds}` : "";
-  return `${block.name}${rounds} \u00b7 ${plural(block.exercises, "exercise")}`;
+  return `${block.name}${rounds} \u00b7 ${plural(block.exercises, "exercise", words)}`;
 }
 
 async function showList() {
   const list = document.getElementById("sessions");
-  for (const s of await getJSON("/api/sessions.json")) {
+  const sessions = await getJSON("/api/sessions.json");
+  const languages = new Set(sessions.map((s) => wordsFor(s.language)));
+  if (languages.size === 1) {
+    const words = [...languages][0];
+    document.documentElement.lang = sessions[0].language || "en";
+    show("heading", words.sessions);
+    show("hint", words.hint);
+  }
+  for (const s of sessions) {
+    const words = wordsFor(s.language);
     const card = element("a", "card");
     card.href = s.player;
     if (s.cover) {
@@ -57,9 +98,9 @@ async function showList() {
     }
     const body = element("div", "body");
     const blocks = s.blocks || [];
-    body.append(element("h2", "", s.title), element("p", "meta", `${clock(s.duration_ms)} \u00b7 ${plural(blocks.length, "block")}`));
+    body.append(element("h2", "", s.title), element("p", "meta", `${clock(s.duration_ms)} \u00b7 ${plural(blocks.length, "block", words)}`));
     const lines = element("ul", "blocks");
-    for (const block of blocks) lines.append(element("li", "", blockLine(block)));
+    for (const block of blocks) lines.append(element("li", "", blockLine(block, words)));
     body.append(lines);
     if (s.description) body.append(element("p", "description", s.description));
     card.append(body);
@@ -100,8 +141,9 @@ function roundsOf(segments) {
   return rounds;
 }
 
-function sideText(side) {
-  return side ? `${side} side` : "";
+function sideText(timeline, side) {
+  if (!side) return "";
+  return (timeline.sides && timeline.sides[side]) || `${side} side`;
 }
 
 function nextWork(segments, i) {
@@ -109,9 +151,9 @@ function nextWork(segments, i) {
   return null;
 }
 
-function workText(seg) {
-  const side = seg.side ? ` (${seg.side})` : "";
-  return `${seg.exercise || "exercise"}${side} \u00b7 ${Math.round((seg.end_ms - seg.start_ms) / 1000)} s`;
+function workText(timeline, seg, words) {
+  const side = seg.side ? ` (${sideText(timeline, seg.side)})` : "";
+  return `${seg.exercise || words.exercise}${side} \u00b7 ${Math.round((seg.end_ms - seg.start_ms) / 1000)} s`;
 }
 
 function cueAt(cues, t) {
@@ -123,12 +165,14 @@ function cueAt(cues, t) {
 }
 
 function view(timeline, t, ended) {
+  const words = wordsFor(timeline.language);
   const segments = timeline.segments;
   const works = segments.filter((s) => s.kind === "work").length;
   if (ended || t >= timeline.duration_ms || !segments.length) {
     return {
-      phase: "finished", label: PHASES.finished, title: "Well done", side: "", seconds: clock(timeline.duration_ms),
-      unit: "session", fraction: 1, next: `${plural(works, "set")} done`, where: timeline.title || "", cue: cueAt(timeline.cues || [], t),
+      phase: "finished", label: words.phases.finished, title: words.done, side: "", seconds: clock(timeline.duration_ms),
+      unit: words.session, fraction: 1, next: words.setsDone(plural(works, "set", words)), where: timeline.title || "",
+      cue: cueAt(timeline.cues || [], t),
     };
   }
   const i = Math.max(0, lastAtOrBefore(segments, t));
@@ -142,25 +186,25 @@ function view(timeline, t, ended) {
   const here = preparing ? upcoming : seg;
   const total = here.block ? rounds[here.block] || 1 : 1;
   const out = {
-    phase: seg.kind, label: PHASES[seg.kind] || String(seg.kind).replace(/_/g, " "), title: "", side: "",
-    seconds: String(Math.ceil(left / 1000)), unit: "seconds", fraction: left / length, next: "",
-    where: here.block ? `${here.block}${total > 1 && here.round ? ` \u00b7 round ${here.round} of ${total}` : ""}` : timeline.title || "",
+    phase: seg.kind, label: words.phases[seg.kind] || String(seg.kind).replace(/_/g, " "), title: "", side: "",
+    seconds: String(Math.ceil(left / 1000)), unit: words.seconds, fraction: left / length, next: "",
+    where: here.block ? `${here.block}${total > 1 && here.round ? ` \u00b7 ${words.round(here.round, total)}` : ""}` : timeline.title || "",
     cue: cueAt(timeline.cues || [], t),
   };
   if (seg.kind === "work") {
     out.title = seg.exercise || "";
-    out.side = sideText(seg.side);
-    out.next = upcoming ? `Next: ${workText(upcoming)}` : "Next: finish";
+    out.side = sideText(timeline, seg.side);
+    out.next = words.next(upcoming ? workText(timeline, upcoming, words) : words.finish);
   } else if (seg.kind === "outro" || !preparing) {
-    out.title = "Well done";
-    out.next = "Session complete";
+    out.title = words.done;
+    out.next = words.complete;
   } else {
     const setsLeft = segments.filter((s) => s.kind === "work" && s.start_ms >= seg.end_ms).length;
     out.title = upcoming.exercise || "";
-    const lead = seg.kind === "lead_in" ? "first up" : "up next";
-    if (seg.kind === "switch") out.side = upcoming.side ? `switch to the ${upcoming.side} side` : "switch sides";
-    else out.side = upcoming.side ? `${lead} \u00b7 ${sideText(upcoming.side)}` : lead;
-    out.next = `${Math.round((upcoming.end_ms - upcoming.start_ms) / 1000)} s of work \u00b7 ${plural(setsLeft, "set")} to go`;
+    const lead = seg.kind === "lead_in" ? words.firstUp : words.upNext;
+    if (seg.kind === "switch") out.side = upcoming.side ? words.switchTo(sideText(timeline, upcoming.side)) : words.switchSides;
+    else out.side = upcoming.side ? `${lead} \u00b7 ${sideText(timeline, upcoming.side)}` : lead;
+    out.next = words.work(Math.round((upcoming.end_ms - upcoming.start_ms) / 1000), plural(setsLeft, "set", words));
   }
   return out;
 }
@@ -172,6 +216,7 @@ async function showPlayer() {
   const session = (await getJSON("/api/sessions.json")).find((s) => s.slug === slug);
   if (!session) throw new Error(`no session ${slug}`);
   const timeline = await getJSON(session.timeline);
+  const words = wordsFor(timeline.language);
   const chapters = chaptersOf(timeline);
   const audio = document.getElementById("audio");
   const seek = document.getElementById("seek");
@@ -181,7 +226,14 @@ async function showPlayer() {
   let lock = null;
 
   document.title = `${session.title} \u2014 coach`;
+  document.documentElement.lang = timeline.language || "en";
   show("title", session.title);
+  show("back", words.back);
+  document.getElementById("back").setAttribute("aria-label", words.backLabel);
+  document.getElementById("previous").setAttribute("aria-label", words.previous);
+  document.getElementById("nexttrack").setAttribute("aria-label", words.nextTrack);
+  seek.setAttribute("aria-label", words.position);
+  show("download", words.download);
   show("total", clock(timeline.duration_ms));
   seek.max = String(Math.round(timeline.duration_ms / 1000));
   const download = document.getElementById("download");
@@ -236,7 +288,7 @@ async function showPlayer() {
     const c = chapterAt(t);
     show("chapter", chapters.length ? `${c + 1} / ${chapters.length}` : "");
     if (document.activeElement !== seek) seek.value = String(Math.round(t / 1000));
-    document.getElementById("play").setAttribute("aria-label", audio.paused ? "Play" : "Pause");
+    document.getElementById("play").setAttribute("aria-label", audio.paused ? words.play : words.pause);
     if (c !== shownChapter) {
       shownChapter = c;
       describe(c);

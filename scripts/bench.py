@@ -105,9 +105,9 @@ def coach(*args: str) -> list[str]:
 
 def encoder_args() -> list[str]:
     """The MP3 encoder settings coach uses, read from coach itself so the floor follows them."""
-    from coach.output import encode
+    from coach.output import formats
 
-    return [*encode.FORMATS["mp3"], "-b:a", BITRATE]
+    return [*formats.FORMATS["mp3"], "-b:a", BITRATE]
 
 
 def ffmpeg_encode(source: list[str], out: Path) -> list[str]:
@@ -304,7 +304,7 @@ NOTES = """\
 ## How it is measured
 
 - **Floor**: ffmpeg alone encodes digital silence as long as the session, read as raw PCM from a
-  file, with coach's own MP3 settings (`coach.output.encode.FORMATS["mp3"]`, 64 kbit/s, 44.1 kHz, mono).
+  file, with coach's own MP3 settings (`coach.output.formats.FORMATS["mp3"]`, 64 kbit/s, 44.1 kHz, mono).
   Nothing can render the session faster than its encoder can encode it.
 - **Reference, ffmpeg alone on the session's audio**: the rendered session decoded to raw PCM,
   then encoded by ffmpeg alone with the same settings. LAME spends more on speech than on

@@ -117,8 +117,8 @@ def render(
             for attempt in range(1, MAX_ENCODES + 1):
                 sent, made = _encode(mastered, tmp, out, options, info, frames, sent, reuse)
                 if made is not None:
-                    counts = made if counts is None else encode.PartCounts(counts.encoded + made.encoded,
-                                                                           counts.reused + made.reused, made.keys)
+                    counts = made if counts is None else replace(made, encoded=counts.encoded + made.encoded,
+                                                                 reused=counts.reused + made.reused)
                 with encode.writing(out):
                     tags.write(tmp, options.format, info)
                     if stamp is not None and options.format in uptodate.FORMATS:

@@ -41,7 +41,11 @@ MAX_ENCODES = 3  # the first, one that corrects loudness and peak, one last that
 LOUDNESS_TOLERANCE_LU = 0.4  # a second encode when the encoder's shift differs from the excerpt's by more
 CODEC_SHIFT_MIN_LU = 0.05
 EXCERPT_MS = 60_000
-KEPT_TOLERANCE_LU = 0.05  # the last render's settings are kept when they land this close (mastering's own precision)
+# The last render's settings are kept when the edit moves the voice by at most KEPT_DRIFT_LU and the
+# file is foreseen this close to the target (half the tolerance that has a file encoded again;
+# mastering afresh lands within about 0.07 LU of the target on the built-in session).
+KEPT_DRIFT_LU = 0.05
+KEPT_TOLERANCE_LU = 0.2
 
 
 
@@ -185,15 +189,15 @@ def _shifted(mastered: Mixdown, mastering: Mastering, shift: float) -> Mixdown:
 def _kept(mix: Mixdown, options: RenderOptions, last: Remembered | None
           ) -> tuple[Mixdown, Mastering, float, float] | None:
     """The settings the last render to the same file ended with, when this session with them
-    still meets the loudness target as closely as mastering would (KEPT_TOLERANCE_LU, the voice
-    measured in-process, plus the shift the encoder made last time): after editing a tip, the
+    sounds as loud as that render's (KEPT_DRIFT_LU, the voice measured in-process) and, with the
+    shift the encoder made last time, meets the target (KEPT_TOLERANCE_LU): after editing a tip, the
     rest of the session is the same PCM, and its encoded parts are reused. With music, or off
     the target: None (mastered again). Returns (mix, mastering, loudness sent, expected shift)."""
     if last is None or mix.music is not None or options.format != "mp3":
         return None
     mastered = mix.with_settings(last.mastering.settings)
     sent = voice_level.voice_loudness(mastered).integrated
-    if not abs(sent + last.shift - options.loudness) <= KEPT_TOLERANCE_LU:
+    if not (abs(sent - last.sent) <= KEPT_DRIFT_LU and abs(sent + last.shift - options.loudness) <= KEPT_TOLERANCE_LU):
         return None
     return mastered, replace(last.mastering, passes=0), sent, last.shift
 

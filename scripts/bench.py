@@ -1,6 +1,6 @@
 """Measure coach against its targets, side by side with references, and rewrite docs/benchmarks.md.
 
-Usage: python scripts/bench.py [--engine pyttsx3|fake] [--repeat 3] [--quick] [--no-write] [--only parts] [--many]
+Usage: python scripts/bench.py [--engine pyttsx3|fake] [--repeat 3] [--quick] [--no-write] [--only parts] [--piper] [--many]
 
 Everything is measured in one run on this machine, interleaved (floor, reference, warm, cold, then
 again) so that a noisy neighbour slows every column alike; times are medians. The floor is ffmpeg
@@ -105,9 +105,9 @@ def coach(*args: str) -> list[str]:
 
 def encoder_args() -> list[str]:
     """The MP3 encoder settings coach uses, read from coach itself so the floor follows them."""
-    from coach.output import encode
+    from coach.output import formats
 
-    return [*encode.FORMATS["mp3"], "-b:a", BITRATE]
+    return [*formats.FORMATS["mp3"], "-b:a", BITRATE]
 
 
 def ffmpeg_encode(source: list[str], out: Path) -> list[str]:
@@ -329,7 +329,7 @@ NOTES = """\
 ## How it is measured
 
 - **Floor**: ffmpeg alone encodes digital silence as long as the session, read as raw PCM from a
-  file, with coach's own MP3 settings (`coach.output.encode.FORMATS["mp3"]`, 64 kbit/s, 44.1 kHz, mono).
+  file, with coach's own MP3 settings (`coach.output.formats.FORMATS["mp3"]`, 64 kbit/s, 44.1 kHz, mono).
   Nothing can render the session faster than its encoder can encode it.
 - **Reference, ffmpeg alone on the session's audio**: the rendered session decoded to raw PCM,
   then encoded by ffmpeg alone with the same settings. LAME spends more on speech than on
@@ -451,6 +451,8 @@ def main() -> None:
     parser.add_argument("--no-write", action="store_true", help="print the table only; leave docs/benchmarks.md alone")
     parser.add_argument("--only", choices=["parts"], help="only these rows (parts: issue 15's reused parts; with the floor"
                         " and the warm render), printed, docs/benchmarks.md left alone")
+    parser.add_argument("--piper", action="store_true",
+                        help="only the Piper rows, with the pyttsx3 cold render they compare with; prints, never writes")
     parser.add_argument("--many", action="store_true", help="only the cold 2-hour render with 120 distinct names")
     args = parser.parse_args()
     repeat = 1 if args.quick else max(1, args.repeat)
@@ -468,6 +470,8 @@ def main() -> None:
     try:
         if args.only == "parts":
             measure_parts_only(args, repeat, work, load_start)
+        elif args.piper:
+            measure_piper(repeat, work)
         else:
             measure(args, repeat, work, load_start)
     finally:
@@ -633,6 +637,41 @@ def measure(args: argparse.Namespace, repeat: int, work: Path, load_start: float
     target = ROOT / "docs" / "benchmarks.md"
     target.write_text("\n".join(doc), encoding="utf-8")
     log(f"bench: wrote {target.relative_to(ROOT)}")
+
+
+def measure_piper(repeat: int, work: Path) -> None:
+    """The Piper rows alone, measured as `measure` does: in each round pyttsx3's cold render, then
+    Piper's warm and cold ones; then the process trees' memory. Prints the rows and the load."""
+    env = dict(os.environ, COACH_CACHE_DIR=str(work / "cache"))
+    piper = piper_env(env, work)
+    if piper is None:
+        sys.exit("bench: Piper or a Piper voice is not installed")
+    out = str(work / "out.mp3")
+    render = coach("render", "-q", "--force", "-o", out, "--engine")
+    load_start = os.getloadavg()[0]
+    run([*render, "piper"], piper)  # the warm cache
+    times: dict[str, list[float]] = {"cold": [], "piper_warm": [], "piper_cold": []}
+    for i in range(repeat):
+        times["cold"].append(run([*render, "pyttsx3"], dict(env, COACH_CACHE_DIR=str(work / f"cold-{i}"))))
+        times["piper_warm"].append(run([*render, "piper"], piper))
+        times["piper_cold"].append(run([*render, "piper"], dict(piper, COACH_CACHE_DIR=str(work / f"piper-cold-{i}"))))
+        print(f"bench: round {i + 1}: pyttsx3 cold {times['cold'][-1]:.2f} s, Piper warm {times['piper_warm'][-1]:.2f} s, "
+              f"cold {times['piper_cold'][-1]:.2f} s; load {os.getloadavg()[0]:.2f}", file=sys.stderr, flush=True)
+    trees = {name: tree_peak_mb([*render, name], dict(e, COACH_CACHE_DIR=str(work / f"tree-{name}")))
+             for name, e in (("pyttsx3", env), ("piper", piper))}
+    med = {k: median(v) for k, v in times.items()}
+    ratio = med["piper_cold"] / med["cold"]
+    rows = [
+        Row("cold render, empty cache (pyttsx3)", "", f"{med['cold']:.2f} s"),
+        Row("Piper: warm render, built-in session", "", f"{med['piper_warm']:.2f} s"),
+        Row("Piper: cold render, empty cache (ratio: to pyttsx3's cold render)", "≤ 3 × cold pyttsx3",
+            f"{med['piper_cold']:.2f} s", f"{ratio:.2f}", check(ratio <= 3)),
+        Row("Piper: peak RSS of the whole process tree, cold render", "< 600 MB", f"{trees['piper']:.0f} MB",
+            f"{trees['piper'] / 600:.2f}", check(trees["piper"] < 600)),
+        Row("pyttsx3: peak RSS of the whole process tree, cold render", "", f"{trees['pyttsx3']:.0f} MB", ""),
+    ]
+    print("\n".join(table(rows)))
+    print(f"\n{repeat} round(s), medians; load average {load_start:.2f} at the start, {os.getloadavg()[0]:.2f} at the end")
 
 
 def _timed(action: Callable[[], object]) -> float:

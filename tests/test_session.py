@@ -124,12 +124,12 @@ def test_real_engine_and_encoder_end_to_end(write_routine, tmp_path: Path) -> No
 
 def test_render_is_atomic_when_encoding_fails(write_routine, tmp_path: Path, fake_options, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     from coach.errors import EncoderError
-    from coach.output import encode
+    from coach.output import formats
 
     out = tmp_path / "keep.mp3"
     out.write_bytes(b"ID3 previous session")
     session = prepare(loader.load(write_routine(SHORT)), fake_options)
-    monkeypatch.setitem(encode.FORMATS, "mp3", ["-c:a", "no-such-codec"])
+    monkeypatch.setitem(formats.FORMATS, "mp3", ["-c:a", "no-such-codec"])
     with pytest.raises(EncoderError):
         render(session, out, RenderOptions())
     assert out.read_bytes() == b"ID3 previous session"

@@ -16,8 +16,15 @@ from coach.audio.music import MusicBed
 from coach.audio.voice_level import voice_loudness, voice_measure
 from coach.defaults import CEILING_DBTP, DUCK_DB, MUSIC_LEVEL_DB, TARGET_LUFS
 
-# Lossy encoders add overshoot to peaks; the limiter aims this far under the ceiling.
+# Lossy encoders add overshoot to peaks; the limiter aims at least this far under the ceiling.
 CODEC_MARGIN_DB = {"mp3": 1.5, "m4a": 1.0, "ogg": 1.0, "wav": 0.2}
+# How far the worst overshoot over a whole session may pass the worst in its first minute (the
+# excerpt). At 64k MP3, the built-in session (16 min) with Piper's test voice: 0.8 dB at the same
+# settings (2.6 dB to 1.8 dB); the lower ceiling the excerpt asks for means harder limiting, whose
+# overshoot differs again: a margin of the excerpt's + 1.0 dB peaked at -0.95 dBTP, + 1.3 dB at
+# -2.2 dBTP. With eSpeak NG the excerpt asks for no more than CODEC_MARGIN_DB (0.03-0.2 dB).
+PEAK_HEADROOM_DB = 1.3
+MAX_MAKEUP_DB = 6.0  # gain a lowered ceiling may ask for: more is a measurement gone wrong
 TOLERANCE_LU = 0.05
 MAX_TRIES = 8
 SINE_LUFS = -3.01  # a full-scale sine, for setting the tones' level
@@ -62,6 +69,7 @@ def master(
     music_level_db: float = MUSIC_LEVEL_DB,
     duck_db: float = DUCK_DB,
     margin_db: float = 1.0,
+    start_from: Mastering | None = None,
 ) -> tuple[Mixdown, Mastering]:
     """`mix` with the voice (speech and tones) at `target_lufs`, its true peaks under the ceiling
     (less `margin_db` for the encoder), and the music `music_level_db` under the voice.
@@ -71,7 +79,8 @@ def master(
     the ceiling and makes loudness grow slower than gain, so the voice with its tones is trimmed
     by Newton steps, each measurement estimating its own slope (the share of the energy the
     limiter leaves alone). Every measurement is in-process (`voice_loudness`), a fraction of a
-    second; the music's tracks are metered once each.
+    second; the music's tracks are metered once each. `start_from`: a mastering of the same mix
+    with another margin, whose gain (and the make-up for the change of ceiling) is the first guess.
     """
     ceiling = ceiling_dbtp - margin_db
     # The voice is measured in mono; in both channels of a stereo file it measures 3 dB louder.
@@ -96,11 +105,27 @@ def master(
         measured, slope = voice_measure(last, last.adjusted(ceiling_db=None))
         return measured.integrated, slope
 
-    trim, slope, tries = _solve(voice_at, voice_target, 0.0)
+    start = 0.0
+    if start_from is not None and start_from.settings.ceiling_db is not None:
+        lowered = start_from.settings.ceiling_db - ceiling
+        start = start_from.settings.voice_db - voice_db + makeup_db(lowered, start_from.slope)
+    trim, slope, tries = _solve(voice_at, voice_target, start)
     final = trimmed(settings, trim)
     passes = 1 + tries + (music is not None)
     result = last if last is not None and last.settings == final else mix.with_settings(final)
     return result, Mastering(final, speech, music, measured, passes, slope)
+
+
+def makeup_db(lowered_db: float, slope: float) -> float:
+    """The gain that makes up for a ceiling `lowered_db` lower: that much less level with that much
+    more gain into the limiter costs lowered_db * (1 - slope) LU, and gain brings `slope` LU a dB."""
+    return min(MAX_MAKEUP_DB, max(0.0, lowered_db) * (1 - slope) / max(slope, 0.05))
+
+
+def codec_margin(overshoot_db: float, margin_db: float) -> float:
+    """The margin under the ceiling for a session whose first minute, encoded, peaks `overshoot_db`
+    over what was sent: that and PEAK_HEADROOM_DB for the rest of the session, or `margin_db`."""
+    return max(margin_db, overshoot_db + PEAK_HEADROOM_DB) if math.isfinite(overshoot_db) else margin_db
 
 
 def _solve(

@@ -38,7 +38,7 @@ from coach.tools import ffmpeg_path, workers
 
 LAME_QUALITY = 3  # LAME's own default, which ffmpeg keeps: full noise shaping and psychoacoustics
 SILENCE_PART_FRAMES = 512  # the longest silent part (13 s at 44.1 kHz): longer silences are several
-RECENT_LEVELS = 64  # parts' levels kept in a render for parts with the same PCM (the silence above all)
+RECENT_LEVELS = 256  # parts' levels kept in a render for parts with the same PCM (the silence above all)
 KEEP_PCM_S = 30  # a part's PCM kept while its key is made, to encode it if it must be (longer: rendered again)
 
 
@@ -188,13 +188,18 @@ def _encode_parts(encoder: str, audio: Source, plan: list[mp3splice.Part], tmp: 
 
     def level_of(key: str, level: PartLevel | None = None, known: bool = False) -> PartLevel | None:
         """A part's level, remembered for the next part with the same key (the last few only:
-        one forgotten means measuring the file as decoded instead)."""
+        one forgotten is read from the cache again; not there, the file is measured as decoded)."""
         with lock:
             if known:
                 recent[key] = level
                 if len(recent) > RECENT_LEVELS:
+                    recent.move_to_end(silence_key)  # (the silence, met all along, is never forgotten)
                     recent.popitem(last=False)
-                return level
+            elif key in recent:
+                recent.move_to_end(key)
+            elif reuse is not None:  # forgotten: as stored with the part (if the cache could keep it)
+                found = reuse.get(key)
+                return PartLevel.from_bytes(found[1]) if found is not None else None
             return recent.get(key)
     lock = threading.Lock()
     made: dict[str, tuple[threading.Event, list[Path]]] = {}  # key: done, and the file once made

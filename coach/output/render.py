@@ -10,6 +10,7 @@ sidecars. Nothing is left at the output path if a step fails.
 from __future__ import annotations
 
 import datetime
+import functools
 import math
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
@@ -36,12 +37,15 @@ from coach.session import Session
 from coach.tools import ffmpeg_path
 
 PEAK_TOLERANCE_DB = 0.05  # the meter prints one decimal
-MAX_MAKEUP_DB = 6.0  # gain a lowered ceiling may ask for: more is a measurement gone wrong
 MAX_ENCODES = 3  # the first, one that corrects loudness and peak, one last that only lowers the ceiling
 LOUDNESS_TOLERANCE_LU = 0.4  # a second encode when the encoder's shift differs from the excerpt's by more
 CODEC_SHIFT_MIN_LU = 0.05
 EXCERPT_MS = 60_000
-KEPT_TOLERANCE_LU = 0.05  # the last render's settings are kept when they land this close (mastering's own precision)
+# The last render's settings are kept when the edit moves the voice by at most KEPT_DRIFT_LU and the
+# file is foreseen this close to the target (half the tolerance that has a file encoded again;
+# mastering afresh lands within about 0.07 LU of the target on the built-in session).
+KEPT_DRIFT_LU = 0.05
+KEPT_TOLERANCE_LU = 0.2
 
 
 
@@ -117,8 +121,8 @@ def render(
             for attempt in range(1, MAX_ENCODES + 1):
                 sent, made = _encode(mastered, tmp, out, options, info, frames, sent, reuse)
                 if made is not None:
-                    counts = made if counts is None else encode.PartCounts(counts.encoded + made.encoded,
-                                                                           counts.reused + made.reused, made.keys)
+                    counts = made if counts is None else replace(made, encoded=counts.encoded + made.encoded,
+                                                                 reused=counts.reused + made.reused)
                 with encode.writing(out):
                     tags.write(tmp, options.format, info)
                     if stamp is not None and options.format in uptodate.FORMATS:
@@ -158,28 +162,44 @@ def render(
 
 def _master(mix: Mixdown, options: RenderOptions, frames: Frames) -> tuple[Mixdown, Mastering, float]:
     """Master in-process, then correct for what the encoder does to the loudness; returns the
-    shift the encoder is expected to make (LU, from what is sent to what is decoded)."""
-    mastered, mastering = master_to.master(
-        mix, target_lufs=options.loudness, ceiling_dbtp=options.true_peak, music_level_db=options.music_level,
-        duck_db=options.duck, margin_db=master_to.CODEC_MARGIN_DB[options.format])
-    shift = _codec_shift(mastered, options, frames)
+    shift the encoder is expected to make (LU, from what is sent to what is decoded). When the
+    encoded first minute peaks so far over what was sent that the session's worst peak would pass
+    the ceiling (peaky voices: Piper's), master again with a margin for it, so that the first
+    encode lands (another encode of the whole session costs more than an excerpt and a mastering)."""
+    margin = master_to.CODEC_MARGIN_DB[options.format]
+    master = functools.partial(master_to.master, mix, target_lufs=options.loudness, ceiling_dbtp=options.true_peak,
+                               music_level_db=options.music_level, duck_db=options.duck)
+    mastered, mastering = master(margin_db=margin)
+    shift, overshoot = _codec_shift(mastered, options, frames)
+    shifted = _shifted(mastered, mastering, shift)
+    if master_to.codec_margin(overshoot, margin) > margin:
+        _, overshoot = _codec_shift(shifted, options, frames)  # with the gain the session is encoded at
+        needed = master_to.codec_margin(overshoot, margin)
+        if needed > margin:
+            mastered, mastering = master(margin_db=needed, start_from=mastering)
+            shifted = _shifted(mastered, mastering, shift)
+    return shifted, mastering, shift if abs(shift) > CODEC_SHIFT_MIN_LU else 0.0
+
+
+def _shifted(mastered: Mixdown, mastering: Mastering, shift: float) -> Mixdown:
+    """`mastered` with the gain that makes up for the encoder's loudness shift."""
     if abs(shift) <= CODEC_SHIFT_MIN_LU:
-        return mastered, mastering, 0.0
-    return mastered.with_settings(trimmed(mastered.settings, -shift / mastering.slope)), mastering, shift
+        return mastered
+    return mastered.with_settings(trimmed(mastered.settings, -shift / mastering.slope))
 
 
 def _kept(mix: Mixdown, options: RenderOptions, last: Remembered | None
           ) -> tuple[Mixdown, Mastering, float, float] | None:
     """The settings the last render to the same file ended with, when this session with them
-    still meets the loudness target as closely as mastering would (KEPT_TOLERANCE_LU, the voice
-    measured in-process, plus the shift the encoder made last time): after editing a tip, the
+    sounds as loud as that render's (KEPT_DRIFT_LU, the voice measured in-process) and, with the
+    shift the encoder made last time, meets the target (KEPT_TOLERANCE_LU): after editing a tip, the
     rest of the session is the same PCM, and its encoded parts are reused. With music, or off
     the target: None (mastered again). Returns (mix, mastering, loudness sent, expected shift)."""
     if last is None or mix.music is not None or options.format != "mp3":
         return None
     mastered = mix.with_settings(last.mastering.settings)
     sent = voice_level.voice_loudness(mastered).integrated
-    if not abs(sent + last.shift - options.loudness) <= KEPT_TOLERANCE_LU:
+    if not (abs(sent - last.sent) <= KEPT_DRIFT_LU and abs(sent + last.shift - options.loudness) <= KEPT_TOLERANCE_LU):
         return None
     return mastered, replace(last.mastering, passes=0), sent, last.shift
 
@@ -206,13 +226,14 @@ def _mastering_key(session: Session, mix: Mixdown, options: RenderOptions, track
     return mastering_key(session.cues, session.used_clips(), mix.tones, tracks, shaping, ffmpeg_path())
 
 
-def _codec_shift(mastered: Mixdown, options: RenderOptions, frames: Frames) -> float:
-    """How much the encoder changes the loudness (low-bitrate MP3 loses a few tenths of a LU),
-    found on an excerpt: encode the session's first minute, decode it, compare."""
+def _codec_shift(mastered: Mixdown, options: RenderOptions, frames: Frames) -> tuple[float, float]:
+    """How much the encoder changes the loudness (low-bitrate MP3 loses a few tenths of a LU), and
+    how far its true peak passes what was sent (dB), found on an excerpt: encode the session's
+    first minute, decode it, compare."""
     count = min(mastered.frames, EXCERPT_MS * mastered.rate // 1000)
     if options.format == "wav" or count < mastered.rate * 3:
-        return 0.0
-    sent = Meter(mastered.rate, mastered.channels, true_peak=False, full_scale=FULL_SCALE)
+        return 0.0, math.nan
+    sent = Meter(mastered.rate, mastered.channels, true_peak=True, full_scale=FULL_SCALE)
     with tempfile.TemporaryDirectory(prefix="coach-excerpt-") as folder:
         excerpt = Path(folder) / f"excerpt.{options.format}"
         bitrate = options.bitrate or BITRATES[mastered.channels]
@@ -220,9 +241,9 @@ def _codec_shift(mastered: Mixdown, options: RenderOptions, frames: Frames) -> f
         encode.write(chunks(sent), excerpt, formats.EncodeOptions(options.format, options.rate, mastered.channels, bitrate),
                      progress=frames)
         before = sent.result()
-        after = decoded.measure_decoded(excerpt, mastered.rate, mastered.channels, true_peak=False)
+        after = decoded.measure_decoded(excerpt, mastered.rate, mastered.channels)
     shift = after.integrated - before.integrated
-    return shift if math.isfinite(shift) else 0.0
+    return shift if math.isfinite(shift) else 0.0, after.true_peak - before.true_peak
 
 
 def _metered(chunks: Iterable[np.ndarray]) -> Callable[[Meter | ebur128.StreamMeter], Iterator[np.ndarray]]:
@@ -278,7 +299,6 @@ def _corrected(settings: MixSettings, measured: Loudness, sent: float, shift: fl
     if lowered and corrected.ceiling_db is not None:
         # A ceiling `lowered` dB lower is that much less level with that much more gain into the
         # limiter: it costs lowered * (1 - slope) LU, which gain (slope LU a dB) makes up.
-        corrected = replace(trimmed(corrected, min(MAX_MAKEUP_DB, lowered * (1 - slope) / max(slope, 0.05))),
-                            ceiling_db=corrected.ceiling_db - lowered)
+        corrected = replace(trimmed(corrected, master_to.makeup_db(lowered, slope)), ceiling_db=corrected.ceiling_db - lowered)
     return corrected
 

@@ -26,7 +26,7 @@ from coach.routine.model import Routine
 from coach.session import SpeechOptions, cache_for, open_engine, voice_for, wording
 from coach.speech.cache import clip_key
 from coach.speech.engine import resolve_voice
-from coach.tools import ffmpeg_path, workers
+from coach.tools import ffmpeg_path
 
 FRAME = "coach:render"  # the TXXX frame's description
 FORMATS = ("mp3",)
@@ -62,8 +62,8 @@ def key(routine: Routine, speech: SpeechOptions, options: object) -> str | None:
         "engine": [engine.name, tag],
         "voice": repr(voice),
         "clips": clips,
-        "options": {f.name: _identity(getattr(options, f.name)) for f in fields(options)},  # type: ignore[arg-type]
-        "jobs": workers(getattr(options, "jobs", None)),
+        # Not `jobs`: an MP3's parts are cut where its silences are, however many encode at once.
+        "options": {f.name: _identity(getattr(options, f.name)) for f in fields(options) if f.name != "jobs"},  # type: ignore[arg-type]
         "ffmpeg": _identity(Path(ffmpeg_path())),
         "lameenc": _lameenc(),
     }

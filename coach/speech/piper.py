@@ -5,7 +5,7 @@ library was loaded RTLD_GLOBAL first, so this engine is `isolated`: it speaks on
 processes of its own, and the process that lists and chooses voices imports neither piper nor
 onnxruntime. It samples noise, so the same text twice differs: the cache key carries the versions,
 the voice files' hash and every setting. One onnxruntime thread a worker (faster than its pool on
-shared cores), and 265-295 MB a worker with a medium voice: workers are bounded by memory. Piper leaves no
+shared cores), and about 250 MB a worker with a medium voice: workers are bounded by memory. Piper leaves no
 pause between sentences: coach puts one in.
 """
 
@@ -37,12 +37,34 @@ ESPEAK_WPM = (0.822, 20.2)
 NATURAL_WPM = 178.0
 RATE_EXPONENT = 0.76
 # A render's whole process tree stays under TREE_BUDGET_MB. Measured with the 63 MB medium test voice
-# over the built-in session's cues: a worker peaks at 265-295 MB (onnxruntime's arena grows with
-# the longest cue), the main process at 53 MB and multiprocessing's resource tracker at 15 MB; two
-# such workers made 568-634 MB, so a medium voice gets one worker, a low one (20-30 MB) two.
+# over the built-in session's cues: the main process at 53 MB, multiprocessing's resource tracker at
+# 15 MB, and a worker at 240-261 MB (VmHWM) without onnxruntime's arena and with large blocks
+# returned to the system (see _large_blocks_returned); with the arena a worker kept 263-295 MB and
+# two made 568-634 MB. Two workers now make 530 MB (the tree's peak); a low voice (20-30 MB) gets three.
 TREE_BUDGET_MB = 600
-WORKER_BASE_MB = 170  # plus twice the model file
+WORKER_BASE_MB = 135  # plus twice the model file
 MAIN_MB = 70
+M_MMAP_THRESHOLD = -3  # glibc's mallopt parameter number
+MMAP_THRESHOLD = 1 << 20  # bytes
+
+
+def _large_blocks_returned() -> None:
+    """Have this process's malloc (glibc's) map each block of MMAP_THRESHOLD or more on its own and
+    unmap it when freed. A voice's tensors change size with every sentence; on the heap they
+    fragment it, and a worker without onnxruntime's arena grew to 300-430 MB. The cost is page
+    faults: 4.5 million over the built-in session's cues, 6 s of system time beside 13.7 s of user
+    time, which two workers share. Other C libraries: left alone."""
+    import ctypes
+    import ctypes.util
+    import platform
+
+    name = ctypes.util.find_library("c") if platform.libc_ver()[0] == "glibc" else None
+    try:
+        mallopt = ctypes.CDLL(name).mallopt if name else None
+    except (OSError, AttributeError):
+        mallopt = None
+    if mallopt is not None:
+        mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD)
 
 
 def looks_like_piper_voice(name: str) -> bool:
@@ -125,6 +147,9 @@ class PiperEngine:
             options = onnxruntime.SessionOptions()
             options.intra_op_num_threads = 1
             options.inter_op_num_threads = 1
+            # No arena: onnxruntime's grows by powers of two and keeps every block (35-65 MB more a worker).
+            options.enable_cpu_mem_arena = False
+            _large_blocks_returned()
             session = onnxruntime.InferenceSession(str(model), sess_options=options, providers=["CPUExecutionProvider"])
             loaded = PiperVoice(session=session, config=PiperConfig.from_dict(config))
         except Exception as exc:  # onnxruntime raises its own Fail/InvalidProtobuf types

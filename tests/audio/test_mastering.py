@@ -169,7 +169,7 @@ def test_a_true_peak_over_the_ceiling_is_encoded_again(write_routine, tmp_path: 
 
     def measured(path: Path, rate: int, channels: int, true_peak: bool = True) -> Loudness:
         got = measure(path, rate, channels, true_peak)
-        if true_peak:  # the whole file, not the excerpt
+        if path.stem != "excerpt":  # the whole file, not the excerpt
             files.append(got)
             if len(files) == 1:
                 return replace(got, true_peak=-0.5)  # as if the encoder had pushed a peak over
@@ -181,3 +181,40 @@ def test_a_true_peak_over_the_ceiling_is_encoded_again(write_routine, tmp_path: 
     assert report.measured == files[1]
     first_ceiling = defaults.CEILING_DBTP - master_to.CODEC_MARGIN_DB["mp3"]
     assert report.mastering.settings.ceiling_db == pytest.approx(first_ceiling - (0.5 + 0.3))
+
+
+@pytest.mark.ffmpeg
+def test_a_peaky_excerpt_is_mastered_again_with_a_wider_margin(write_routine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    session = prepare(loader.load(write_routine(ROUTINE)), SpeechOptions(engine="fake"))
+    excerpt = rendering._codec_shift
+    overshoots: list[float] = []
+
+    def peaky(mastered: Mixdown, options: RenderOptions, frames: object) -> tuple[float, float]:
+        shift, overshoot = excerpt(mastered, options, frames)  # type: ignore[arg-type]
+        overshoots.append(overshoot)
+        return shift, 1.2 + 0.3 * len(overshoots)  # as if this voice made the encoder overshoot 1.5, then 1.8 dB
+
+    monkeypatch.setattr(rendering, "_codec_shift", peaky)
+    files: list[Loudness] = []
+    measure = decoded.measure_decoded
+
+    def measured(path: Path, rate: int, channels: int, true_peak: bool = True) -> Loudness:
+        got = measure(path, rate, channels, true_peak)
+        if path.stem != "excerpt":
+            files.append(got)
+        return got
+
+    monkeypatch.setattr(decoded, "measure_decoded", measured)
+    report = render(session, tmp_path / "a.mp3", RenderOptions(rate=RATE))
+    assert len(overshoots) == 2  # the second excerpt at the gain the session is encoded with
+    assert report.mastering.settings.ceiling_db == pytest.approx(defaults.CEILING_DBTP - (1.8 + master_to.PEAK_HEADROOM_DB))
+    assert len(files) == 1 and abs(report.measured.integrated - defaults.TARGET_LUFS) <= 0.5  # one encode, on target
+
+
+def test_the_codec_margin_follows_the_excerpt_or_stays() -> None:
+    assert master_to.codec_margin(0.1, 1.5) == 1.5
+    assert master_to.codec_margin(math.nan, 1.5) == 1.5
+    assert master_to.codec_margin(2.0, 1.5) == pytest.approx(2.0 + master_to.PEAK_HEADROOM_DB)
+    assert master_to.makeup_db(2.0, 0.5) == pytest.approx(2.0)
+    assert master_to.makeup_db(-1.0, 0.5) == 0.0
+    assert master_to.makeup_db(10.0, 0.1) == master_to.MAX_MAKEUP_DB

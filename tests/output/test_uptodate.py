@@ -51,6 +51,7 @@ def test_nothing_changed_writes_nothing(rendered: tuple[Path, Path]) -> None:
     routine, out = rendered
     same = _unchanged(out)
     assert _render(routine, out).strip() == f"{out} is up to date"
+    assert _render(routine, out, "--jobs", "1").strip() == f"{out} is up to date"  # the same file, however encoded
     assert same()
     assert "wrote" in _render(routine, out, "--force")  # --force renders all the same
     assert not same()

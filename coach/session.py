@@ -5,7 +5,7 @@ The CLI and the player call these; each step lives in its own module.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -45,7 +45,7 @@ class Session:
     voice: Voice
     timeline: Timeline
     schedule: Schedule
-    clips: dict[str, Clip]
+    clips: Mapping[str, Clip]  # a ClipStore from `prepare`: read from disk as they are needed
     cache_dir: Path | None = None  # the clip cache's folder, where a render also remembers its mastering
     speaker: str = ""  # which engine and voice spoke, for the summary line
 
@@ -58,9 +58,13 @@ class Session:
     def warnings(self) -> tuple[str, ...]:
         return self.schedule.warnings
 
-    def used_clips(self) -> dict[str, Clip]:
+    def used_clips(self) -> Mapping[str, Clip]:
         """The clips of the placed cues (dropped cues' clips are synthesised but never heard)."""
         used = {c.speech for c in self.cues}
+        from coach.speech.store import ClipStore
+
+        if isinstance(self.clips, ClipStore):
+            return self.clips.only(used)
         return {k: v for k, v in self.clips.items() if k in used}
 
     def mixdown(self, rate: int) -> Mixdown:
@@ -142,6 +146,6 @@ def prepare(routine: Routine, options: SpeechOptions, progress: Progress | None 
     from coach.speech.synth import synthesize_all  # with numpy: the up-to-date check needs neither
 
     clips = synthesize_all((r.speech for r in timeline.requests), engine, voice, cache, progress, options.jobs)
-    lengths = {text: clip.duration_ms for text, clip in clips.items()}
+    lengths = {text: clips.duration_ms(text) for text in clips}
     placed = schedule(timeline.requests, lengths, timeline.duration_ms)
     return Session(routine, book, voice, timeline, placed, clips, cache.folder, speaker(engine, voice))

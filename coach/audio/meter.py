@@ -79,14 +79,19 @@ def _k_weighted(samples: np.ndarray, rate: int, tail: int) -> np.ndarray:
     response = _k_response(size, rate)
     if samples.ndim > 1:
         response = response[:, None]
-    return np.fft.irfft(np.fft.rfft(samples, size, axis=0) * response, size, axis=0)[:n]
+    spectrum = np.fft.rfft(samples, size, axis=0)
+    spectrum *= response  # in place: a long part's spectrum is megabytes
+    return np.fft.irfft(spectrum, size, axis=0)[:n]
 
 
 def k_energy(samples: np.ndarray, rate: int, tail: int) -> np.ndarray:
     """Running sum of the squared K-weighted signal of mono `samples` followed by `tail` frames of
-    silence: length len(samples) + tail + 1."""
+    silence: length len(samples) + tail + 1 (worked in place: two arrays of its length at a time)."""
     weighted = _k_weighted(samples, rate, tail)
-    return np.concatenate(([0.0], np.cumsum(weighted * weighted)))
+    energy = np.empty(len(weighted) + 1)
+    energy[0] = 0.0
+    np.cumsum(np.square(weighted, out=weighted), out=energy[1:])
+    return energy
 
 
 def hop_frames(rate: int) -> int:

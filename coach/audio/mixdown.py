@@ -4,18 +4,20 @@
 fixed-size chunks (constant memory whatever the session length) and the live player can seek.
 Layers: the voice (clips normalised together so the loudest peak is -1 dBFS, then `voice_db`),
 generated tones, and the music bed ducked under every cue. With a ceiling, a true-peak limiter
-acts on each clip, once per distinct clip: cues never overlap and lie further apart than the
-limiter's reach, so that is what limiting the voice layer as a stream would give. Where tones
-or music can add to a voice peak, a second limiter guards the sum.
+acts on each clip on its own: cues never overlap and lie further apart than the limiter's
+reach, so that is what limiting the voice layer as a stream would give. Where tones or music
+can add to a voice peak, a second limiter guards the sum. Clips are resampled and limited when
+they are needed and only the ones used last are kept (the same clip made again is the same
+samples): memory does not grow with the number of distinct clips.
 Mono without music, stereo (voice in the centre) with it; frames come interleaved.
 """
 
 from __future__ import annotations
 
 import bisect
-import collections
 import copy
-from collections.abc import Hashable, Iterator, Mapping, Sequence
+import functools
+from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -26,10 +28,13 @@ from coach.audio.music import MusicBed
 from coach.audio.tones import Tone, synthesize
 from coach.defaults import DUCK_DB
 from coach.plan.scheduler import Cue
+from coach.recent import Recent
 from coach.speech.clip import Clip
+from coach.speech.store import ClipStore
 
 PEAK_DBFS = -1.0
-RECENT_PARTS = 32  # voice parts kept for measuring, to be given again when their clip recurs
+CLIP_BYTES = 2 << 20  # clips at the mix's rate kept for their next use, shared by every way of mixing them
+LIMITED_BYTES = 4 << 20  # clips after one way's gain and limiter kept so
 FULL_SCALE = 32768.0
 
 
@@ -63,14 +68,21 @@ class Mixdown:
         self.cues = cues
         self.music = music
         self.channels = music.channels if music is not None else 1
-        peak = max((int(np.abs(c.samples.astype(np.int32)).max()) for c in clips.values() if len(c.samples)), default=0)
-        gain = (32767 * 10 ** (PEAK_DBFS / 20)) / peak if peak else 1.0
-        self._audio: dict[str, np.ndarray] = {}
-        for speech, clip in clips.items():
-            samples = clip.resampled(rate).samples.astype(np.float32) * gain
-            self._audio[speech] = np.clip(np.round(samples), -32768, 32767).astype(np.int16)
+        # Each clip resampled once, into a file of the mix's own (speech/store.py): read back and
+        # scaled when the mix needs it, only the ones used last kept so: memory stays flat in the
+        # number of clips, and no measuring pass resamples again.
+        self._resampled = ClipStore(recent_bytes=0)  # (scaled, they are kept as _scaled)
+        peak, lengths = 0, {}
+        for speech, clip in clips.items():  # (a clip store reads each clip: one pass)
+            if len(clip.samples):
+                peak = max(peak, int(np.abs(clip.samples.astype(np.int32)).max()))
+            resampled = clip.resampled(rate)
+            self._resampled.add(speech, resampled)
+            lengths[speech] = len(resampled.samples)
+        self._gain = (32767 * 10 ** (PEAK_DBFS / 20)) / peak if peak else 1.0
+        self._scaled: Recent[np.ndarray] = Recent(CLIP_BYTES)
         self._starts = [self.frame(c.start_ms) for c in cues]
-        self._spans = [(s, s + len(self._audio[c.speech])) for s, c in zip(self._starts, cues)]
+        self._spans = [(s, s + lengths[c.speech]) for s, c in zip(self._starts, cues)]
         self._longest_clip = max((e - s for s, e in self._spans), default=0)
         self.tones = tuple(tones)
         self._tone_audio = {name: synthesize(name, rate) for name in {t.sound for t in self.tones}}
@@ -87,7 +99,8 @@ class Mixdown:
         self._ducking = Ducking(self._spans, settings.duck_db, self.rate)
         limiter = Limiter(settings.ceiling_db, self.rate, FULL_SCALE) if settings.ceiling_db is not None else None
         self._clip_limiter = limiter if self._voice_gain else None
-        self._limited: dict[str, np.ndarray] = {}  # each distinct clip after gain and limiter, made on first use
+        # Each distinct clip after gain and limiter, made when it is needed, the last ones kept.
+        self._limited: Recent[np.ndarray] = Recent(LIMITED_BYTES)
         # Only tones or music can push the sum of limited clips over the ceiling.
         self._limiter = limiter if self._tone_gain or self._music_gain else None
 
@@ -106,29 +119,34 @@ class Mixdown:
     def _plain(self) -> bool:
         return not self._tone_gain and not self._music_gain and self._clip_limiter is None and self._voice_gain == 1.0
 
+    def _scaled_clip(self, speech: str) -> np.ndarray:
+        """A clip at the mix's rate, normalised with the others (int16), made again when not kept."""
+        def make() -> np.ndarray:
+            samples = self._resampled[speech].samples.astype(np.float32) * self._gain
+            return np.clip(np.round(samples), -32768, 32767).astype(np.int16)
+
+        return self._scaled.get(speech, make)
+
     def _clip(self, speech: str) -> np.ndarray:
-        """A clip after the voice gain and the limiter (only with one: float, kept)."""
-        if self._clip_limiter is None:
-            return self._audio[speech]
-        out = self._limited.get(speech)
-        if out is None:
-            out = _limited(self._audio[speech] * self._voice_gain, self._clip_limiter).astype(np.float32)
-            self._limited[speech] = out
-        return out
+        """A clip after the voice gain and the limiter (only with one: float)."""
+        limiter = self._clip_limiter
+        if limiter is None:
+            return self._scaled_clip(speech)
+        return self._limited.get(
+            speech, lambda: _limited(self._scaled_clip(speech) * self._voice_gain, limiter).astype(np.float32))
 
     def prepare_clips(self, threads: int = 1) -> None:
-        """Limit every clip now (a live player's audio thread must not wait for it), in `threads`
-        at once (numpy lets go of the GIL for most of the limiter's work)."""
-        if self._clip_limiter is None:
-            return
+        """Make every clip now and keep them all (a live player's audio thread must not wait for
+        one), in `threads` at once (numpy lets go of the GIL for most of the limiter's work)."""
+        self._scaled.pinned = self._limited.pinned = True
         if threads <= 1:
-            for speech in self._audio:
+            for speech in self._resampled:
                 self._clip(speech)
             return
         from concurrent.futures import ThreadPoolExecutor
 
         with ThreadPoolExecutor(threads) as pool:
-            list(pool.map(self._clip, list(self._audio)))
+            list(pool.map(self._clip, list(self._resampled)))
 
     def _voice(self, start: int, count: int) -> np.ndarray:
         out = np.zeros(count, dtype=np.float64)
@@ -162,18 +180,15 @@ class Mixdown:
                 i += 1
         return True
 
-    def voice_parts(self, apart: int) -> Iterator[tuple[int, Hashable, np.ndarray]]:
+    def voice_parts(self, apart: int) -> Iterator[tuple[int, Hashable, int, Callable[[], np.ndarray]]]:
         """The voice layer (speech and tones, mono, as `render` mixes them, limited together when
-        there is no music) in parts at least
-        `apart` frames from each other, silence between: (first frame, what it is, samples). A
-        part that is one clip or one tone is named by it (the same name, the same samples);
+        there is no music) in parts at least `apart` frames from each other, silence between:
+        (first frame, what it is, frames, a maker of its samples (a new array at each call), to call in any thread). A part
+        that is one clip or one tone is named by it (the same name, the same samples);
         overlapping ones come as one part named None. For measuring without the silences."""
         events = sorted([(s, e, ("speech", c.speech)) for (s, e), c in zip(self._spans, self.cues) if self._voice_gain]
                         + [(t, t + len(self._tone_audio[tone.sound]), ("tone", tone.sound))
                            for t, tone in zip(self._tone_starts, self.tones) if self._tone_gain])
-        # A clip or tone heard again soon: the same samples, made once. Only the last few are kept
-        # (one made again later is the same): memory stays flat in the number of distinct clips.
-        seen: collections.OrderedDict[Hashable, np.ndarray] = collections.OrderedDict()
         i = 0
         while i < len(events):
             start, end, name = events[i]
@@ -182,26 +197,19 @@ class Mixdown:
                 end = max(end, events[j][1])
                 j += 1
             lo, hi = max(0, start), min(self.frames, end)
-            alone = name if j == i + 1 and (lo, hi) == (start, end) else None
-            if hi <= lo:
-                pass
-            elif alone is not None and alone in seen:
-                seen.move_to_end(alone)
-                yield lo, alone, seen[alone]
-            else:
-                if self._limiter is not None and not self._music_gain:
-                    # Tones without music: the limiter that guards their sum with the voice acts here too.
-                    part = self._mastered(lo, hi - lo)[:, 0]
-                else:
-                    part = self._voice(lo, hi - lo)
-                    if self._tone_gain:
-                        self._tones(lo, hi - lo, part)
-                if alone is not None:
-                    seen[alone] = part
-                    if len(seen) > RECENT_PARTS:
-                        seen.popitem(last=False)
-                yield lo, alone, part
+            if hi > lo:
+                alone = name if j == i + 1 and (lo, hi) == (start, end) else None
+                yield lo, alone, hi - lo, functools.partial(self._part, lo, hi - lo)
             i = j
+
+    def _part(self, start: int, count: int) -> np.ndarray:
+        if self._limiter is not None and not self._music_gain:
+            # Tones without music: the limiter that guards their sum with the voice acts here too.
+            return self._mastered(start, count)[:, 0]
+        part = self._voice(start, count)
+        if self._tone_gain:
+            self._tones(start, count, part)
+        return part
 
     def _tones(self, start: int, count: int, out: np.ndarray) -> None:
         end = start + count

@@ -141,6 +141,8 @@ def render(
                 if corrected is None:
                     break
                 mastered, sent = mastered.with_settings(corrected), math.nan
+        if math.isnan(sent):  # the voice alone, measured once for the settings encoded last
+            sent = voice_level.voice_loudness(mastered).integrated
         keys = counts.keys if counts is not None else ()
         if known is None or mastered.settings != mastering.settings or known.measured is None or known.parts != keys:
             # What this encode did is what the same settings will do next time.
@@ -256,16 +258,14 @@ def _metered(chunks: Iterable[np.ndarray]) -> Callable[[Meter | ebur128.StreamMe
 
 def _encode(mastered: Mixdown, tmp: Path, out: Path, options: RenderOptions, info: tags.TrackInfo, frames: Frames,
             sent: float, reuse: PartsCache | None = None) -> tuple[float, encode.PartCounts | None]:
-    """Encode into `tmp`; returns the loudness of what was sent to the encoder: `sent` when already
-    known for these settings, else measured. Speech and tones, in-process without a pass
-    (`voice_loudness`, which also limits the clips before the encoder needs them); with music,
-    stereo with no silence to skip, by an ffmpeg meter beside the encoder. Also what the parts took."""
+    """Encode into `tmp`; returns the loudness of what was sent to the encoder when it is measured
+    on the way (with music, stereo with no silence to skip, by an ffmpeg meter beside the
+    encoder; speech and tones need no pass: `voice_loudness`, from the clips, once the last
+    settings are known, so `sent` as given), and what the parts took."""
     bitrate = options.bitrate or BITRATES[mastered.channels]
     settings = formats.EncodeOptions(options.format, options.rate, mastered.channels, bitrate, info.text_tags,
                                     tags.ffmetadata(info))
     if not math.isnan(sent) or mastered.music is None:
-        if math.isnan(sent):
-            sent = voice_level.voice_loudness(mastered).integrated
         # A Mixdown: encoded in parts at once.
         made = encode.write(mastered, tmp, settings, progress=frames, jobs=options.jobs, out=out, reuse=reuse)
         return sent, made

@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable, Generator, Iterable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from typing import TYPE_CHECKING
 
 from coach.errors import EngineError
 from coach.interrupts import SIGNALS, ctrl_c_held
@@ -26,6 +27,9 @@ from coach.speech.clip import Clip
 from coach.speech.engine import Engine
 from coach.speech.registry import get_engine
 from coach.tools import workers
+
+if TYPE_CHECKING:
+    from coach.speech.store import ClipStore
 
 Progress = Callable[[int, int], None]
 PARALLEL_MIN_CLIPS = 24
@@ -48,12 +52,14 @@ def synthesize_all(
     cache: ClipCache,
     progress: Progress | None = None,
     jobs: int | None = None,
-) -> dict[str, Clip]:
-    """{text: trimmed clip} for every distinct text."""
+) -> ClipStore:
+    """{text: trimmed clip} for every distinct text, kept on disk (see store.py)."""
+    from coach.speech.store import ClipStore  # numpy: not in the speech workers, which import this module
+
     unique = list(dict.fromkeys(texts))
     for text in unique:
         check_length(text)
-    clips: dict[str, Clip] = {}
+    clips = ClipStore()
     missing: list[str] = []
     tag = engine.cache_tag(voice)
     for text in unique:
@@ -61,7 +67,7 @@ def synthesize_all(
         if clip is None:
             missing.append(text)
         else:
-            clips[text] = clip
+            clips.add(text, clip)
     done = len(clips)
     if progress:
         progress(done, len(unique))
@@ -73,7 +79,7 @@ def synthesize_all(
                 clip = _speak(engine, text, voice)  # eSpeak NG now and then says nothing on a busy machine: once more
             # The clip stored first is the one used: concurrent renders on one cache agree. An empty
             # one is never stored, so that the next run speaks it again.
-            clips[text] = cache.put(clip_key(engine.name, tag, voice, text), clip) if len(clip.samples) else clip
+            clips.add(text, cache.put(clip_key(engine.name, tag, voice, text), clip) if len(clip.samples) else clip)
             done += 1
             if progress:
                 progress(done, len(unique))
@@ -95,7 +101,7 @@ def _synthesize(texts: list[str], engine: Engine, voice: Voice, jobs: int) -> Ge
     # then alongside them (it also caches what comes back: not a whole speaker's share of a core).
     pool: ProcessPoolExecutor | None = None
     ahead = collections.deque(texts)
-    running: dict[Future[Clip], str] = {}
+    running: dict[Future[Clip | tuple[bytes, int]], str] = {}
 
     def feed() -> None:
         assert pool is not None
@@ -112,7 +118,7 @@ def _synthesize(texts: list[str], engine: Engine, voice: Voice, jobs: int) -> Ge
             feed()
         while running or ahead:
             for future in [f for f in running if f.done()]:
-                yield running.pop(future), future.result()
+                yield running.pop(future), _received(future.result())
             with ctrl_c_held():  # a submit may start one more worker (the pool spawns them as needed)
                 feed()
             if ahead:
@@ -133,7 +139,7 @@ def _in_workers(texts: list[str], engine: Engine, voice: Voice, jobs: int) -> Ge
 
     pool: ProcessPoolExecutor | None = None
     ahead = collections.deque(texts)
-    running: dict[Future[Clip], str] = {}
+    running: dict[Future[Clip | tuple[bytes, int]], str] = {}
     try:
         _start_tracker()
         with ctrl_c_held():  # the pool inherits the block (see _synthesize)
@@ -144,7 +150,7 @@ def _in_workers(texts: list[str], engine: Engine, voice: Voice, jobs: int) -> Ge
         while running:
             done, _ = wait(running, return_when=FIRST_COMPLETED)
             for future in done:
-                yield running.pop(future), future.result()
+                yield running.pop(future), _received(future.result())
                 if ahead:
                     text = ahead.popleft()
                     running[pool.submit(_work, text, voice)] = text
@@ -209,6 +215,20 @@ def _exit_with(parent: int) -> None:
     os._exit(1)
 
 
-def _work(text: str, voice: Voice) -> Clip:
+def _work(text: str, voice: Voice) -> Clip | tuple[bytes, int]:
+    """A trimmed clip; from an engine that gives PCM bytes (pyttsx3), those and their rate,
+    trimmed by the main process (`_received`): a worker that never imports numpy is smaller."""
     assert _worker_engine is not None
-    return _worker_engine.synthesize(text, voice).trimmed()
+    raw = getattr(_worker_engine, "synthesize_raw", None)
+    made = raw(text, voice) if raw is not None else _worker_engine.synthesize(text, voice)
+    return made if isinstance(made, tuple) else made.trimmed()
+
+
+def _received(made: Clip | tuple[bytes, int]) -> Clip:
+    """What a worker sent, as a trimmed clip."""
+    if not isinstance(made, tuple):
+        return made
+    import numpy as np
+
+    pcm, rate = made
+    return Clip(np.frombuffer(pcm, dtype="<i2").astype(np.int16), rate).trimmed()

@@ -39,10 +39,12 @@ def _mix() -> Mixdown:
 def test_clips_filtered_again_measure_exactly_as_clips_kept(monkeypatch: pytest.MonkeyPatch) -> None:
     """Only the clips heard last keep their parts and energies (memory flat in the number of
     clips): one mixed and filtered again when it recurs gives the same numbers."""
-    mix = _mix().with_settings(MixSettings(voice_db=12, tones_db=-10, ceiling_db=-3))
+    settings = MixSettings(voice_db=12, tones_db=-10, ceiling_db=-3)
+    mix = _mix().with_settings(settings)
     kept = voice_level.voice_measure(mix, mix.adjusted(ceiling_db=None))
-    monkeypatch.setattr(voice_level, "RECENT_CLIPS", 1)  # "a" and "b" alternate: each filtered at every placement
-    monkeypatch.setattr(mixdown, "RECENT_PARTS", 1)  # and each part mixed again
+    monkeypatch.setattr(mixdown, "CLIP_BYTES", 0)  # "a" and "b" alternate: each clip resampled,
+    monkeypatch.setattr(mixdown, "LIMITED_BYTES", 0)  # limited and mixed again when it is needed
+    mix = _mix().with_settings(settings)
     again = voice_level.voice_measure(mix, mix.adjusted(ceiling_db=None))
     # To the last bit where only one of them is made again; both: numpy's FFT of the same values
     # at another address may round its last bit otherwise.
@@ -109,7 +111,7 @@ def test_each_clip_is_limited_once_under_the_ceiling() -> None:
     assert limiter.gains(padded).min() > 0.999
     # The same clip sounds the same wherever it falls.
     a = mix.frame(400), mix.frame(3400)
-    n = len(mix._audio["a"])
+    n = len(mix._scaled_clip("a"))
     assert np.array_equal(whole[a[0] : a[0] + n], whole[a[1] : a[1] + n])
 
 

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
-from coach.audio.mixdown import Mixdown
+from coach.audio.mixdown import Mixdown, MixSettings
 from coach.plan.scheduler import Cue
 from coach.speech.clip import Clip
 
@@ -46,3 +47,60 @@ def test_silent_says_exactly_where_nothing_sounds() -> None:
     # Without the tones layer, a tone's place is silence.
     quiet = Mixdown(cues, {"Go": clip, "Tip": clip}, 2_000, 44100, settings=MixSettings(tones=False), tones=tones)
     assert quiet.silent(600 * 441 // 10, 441)
+
+
+def _many_clips(distinct: int, monkeypatch: pytest.MonkeyPatch) -> Mixdown:
+    """320 cues of half a second, a second apart, spoken by `distinct` different clips."""
+    from audio.test_loudness import speechlike
+    from coach.speech.store import ClipStore
+
+    rate = 8000
+    store = ClipStore()
+    for i in range(distinct):
+        store.add(f"clip {i}", Clip(speechlike(0.5, rate, i), rate))
+    cues = tuple(Cue(1000 * k, 1000 * k + 500, "tip", f"clip {k % distinct}", f"clip {k % distinct}") for k in range(320))
+    return Mixdown(cues, store, 321_000, rate, settings=MixSettings(voice_db=12, ceiling_db=-3))
+
+
+def test_memory_does_not_grow_with_the_number_of_distinct_clips(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Measuring and rendering a session of 320 distinct clips holds no more than one of 40:
+    clips are resampled, limited and measured when they are needed, the last few kept."""
+    import tracemalloc
+
+    from coach import recent
+    from coach.audio import mixdown, voice_level
+    from coach.speech import store
+
+    budget = 64 << 10  # each cache a few clips' worth: what is held is what the budgets allow
+    for module, name in ((mixdown, "CLIP_BYTES"), (mixdown, "LIMITED_BYTES"), (store, "RECENT_BYTES")):
+        monkeypatch.setattr(module, name, budget)
+    peaks = {}
+    for distinct in (40, 320):
+        mix = _many_clips(distinct, monkeypatch)
+        tracemalloc.start()
+        voice_level.voice_measure(mix, mix.adjusted(ceiling_db=None))
+        for _ in mix.chunks(8000):
+            pass
+        peaks[distinct] = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+        limited: recent.Recent[np.ndarray] = mix._limited
+        assert limited.held_bytes <= budget + 8000 * 4  # the budget, and at most the one clip over it
+    # Holding every clip after the limiter alone would take 320 * 16 KB (5 MB, eight times 40's).
+    assert peaks[320] < 1.5 * peaks[40], peaks
+
+
+def test_a_clip_store_keeps_its_clips_out_of_memory() -> None:
+    import tracemalloc
+
+    from coach.speech.store import ClipStore
+
+    clips = [Clip(np.full(22050, i, dtype=np.int16), 22050) for i in range(40)]  # 40 x 44 KB
+    tracemalloc.start()
+    store = ClipStore()
+    for i, clip in enumerate(clips):
+        store.add(f"clip {i}", clip)
+    held = tracemalloc.get_traced_memory()[0]
+    tracemalloc.stop()
+    assert held < 0.25 * sum(c.samples.nbytes for c in clips)
+    assert all(np.array_equal(store[f"clip {i}"].samples, clip.samples) for i, clip in enumerate(clips))
+    assert store.duration_ms("clip 3") == 1000 and len(store.only(["clip 3", "clip 5"])) == 2

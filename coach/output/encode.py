@@ -122,6 +122,15 @@ def _chunks(audio: Source, start: int, end: int, rate: int) -> Iterator[np.ndarr
         yield audio.render(pos, min(rate, end - pos))
 
 
+def _command_in(encoder: str, options: EncodeOptions, target: Path, scratch: Path) -> list[str]:
+    """The encoder's command; its metadata file is written in `scratch` (under TMPDIR), and a
+    failure there is told about TMPDIR, not about the output."""
+    try:
+        return command(encoder, options, target, scratch)
+    except OSError as exc:
+        raise scratch_error(exc, scratch) from None
+
+
 def _start(cmd: list[str]) -> subprocess.Popen[bytes]:
     try:
         return subprocess.Popen(cmd, stdin=subprocess.PIPE, stderr=subprocess.PIPE)
@@ -159,7 +168,7 @@ def _stop(procs: list[subprocess.Popen[bytes]]) -> None:
 
 def _encode_one(encoder: str, chunks: Iterable[np.ndarray], tmp: Path, out: Path, options: EncodeOptions,
                 scratch: Path, progress: Callable[[int], None] | None) -> None:
-    proc = _start(command(encoder, options, tmp, scratch))
+    proc = _start(_command_in(encoder, options, tmp, scratch))
     try:
         _feed(proc, chunks, options.channels, progress)
         _wait(proc, out)
@@ -313,7 +322,7 @@ def _encode_parts(encoder: str, audio: Source, plan: list[mp3splice.Part], tmp: 
     pool: list[threading.Thread] = []
     try:
         with ctrl_c_held():  # until every thread started is listed: the clean-up below joins them all
-            procs.append(_start(command(encoder, options, tmp, scratch)))
+            procs.append(_start(_command_in(encoder, options, tmp, scratch)))
             _feed(procs[0], [np.zeros(mp3splice.SAMPLES_PER_FRAME * options.channels, np.int16)], options.channels, None)
             for _ in range(max(1, min(threads, len(plan)))):
                 thread = threading.Thread(target=work, daemon=True)

@@ -37,9 +37,13 @@ class _Spill:
         try:
             if self.file is None:
                 self.file = tempfile.TemporaryFile(prefix="coach-clips-")
-            os.pwrite(self.file.fileno(), data, self.size)
+            written = os.pwrite(self.file.fileno(), data, self.size)
         except OSError:
+            written = -1
+        if written != len(data):  # a full disk may take part of it without an error
             self.failed = True
+            if written > 0 and self.file is not None:
+                os.ftruncate(self.file.fileno(), self.size)  # give the part written back: TMPDIR is wanted
             return None
         offset, self.size = self.size, self.size + len(data)
         return offset

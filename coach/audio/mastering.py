@@ -17,7 +17,9 @@ from coach.audio.voice_level import voice_loudness, voice_measure
 from coach.defaults import CEILING_DBTP, DUCK_DB, MUSIC_LEVEL_DB, TARGET_LUFS
 
 # Lossy encoders add overshoot to peaks; the limiter aims at least this far under the ceiling.
-CODEC_MARGIN_DB = {"mp3": 1.5, "m4a": 1.0, "ogg": 1.0, "wav": 0.2}
+# MP3 at 64k: eSpeak NG's built-in session overshot 1.9 dB over the whole file (its first minute
+# 0.03-0.2 dB, so the excerpt does not tell); with 1.5 dB every cold render was encoded twice.
+CODEC_MARGIN_DB = {"mp3": 2.2, "m4a": 1.0, "ogg": 1.0, "wav": 0.2}
 # How far the worst overshoot over a whole session may pass the worst in its first minute (the
 # excerpt). At 64k MP3, the built-in session (16 min) with Piper's test voice: 0.8 dB at the same
 # settings (2.6 dB to 1.8 dB); the lower ceiling the excerpt asks for means harder limiting, whose

@@ -122,15 +122,10 @@ def served_folder(cache_folder: Path | None, scratch: Path) -> Path:
 
 
 def prune(cache_folder: Path, keep: int = KEEP) -> int:
-    """Remove all but the `keep` most recently served files (and leftover temporaries); how many went."""
-    entries = files(cache_folder / FOLDER, SERVED)
-    order = sorted(entries, key=_mtime, reverse=True)
-    gone = 0
-    for path in order[keep:] + files(cache_folder / FOLDER, TEMPORARY):
-        with contextlib.suppress(FileNotFoundError):
-            path.unlink()
-            gone += 1
-    return gone
+    """Remove all but the `keep` most recently served files; how many went. Temporaries are left
+    alone: one may be another `coach serve` rendering there now (`clear` removes them)."""
+    order = sorted(files(cache_folder / FOLDER, SERVED), key=_mtime, reverse=True)
+    return _remove(order[keep:])
 
 
 def stats(cache_folder: Path) -> tuple[int, int]:
@@ -141,11 +136,20 @@ def stats(cache_folder: Path) -> tuple[int, int]:
 
 def clear(cache_folder: Path) -> int:
     """Remove every served file kept in a cache folder; returns how many."""
-    count = len(files(cache_folder / FOLDER, SERVED))
-    prune(cache_folder, keep=0)
+    count = _remove(files(cache_folder / FOLDER, SERVED))
+    _remove(files(cache_folder / FOLDER, TEMPORARY))
     with contextlib.suppress(OSError):
         (cache_folder / FOLDER).rmdir()
     return count
+
+
+def _remove(paths: list[Path]) -> int:
+    gone = 0
+    for path in paths:
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
+            gone += 1
+    return gone
 
 
 def _mtime(path: Path) -> int:

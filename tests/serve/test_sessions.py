@@ -77,7 +77,11 @@ def test_only_the_most_recently_served_are_kept(tmp_path: Path) -> None:
         os.utime(path, ns=(n * 10**9, n * 10**9))
         made.append(path)
     (folder / "mine.txt").write_text("not coach's")
+    rendering = folder / ".session-x.0000000000000000.mp3.k3x_9q2m.part"  # another server's render in progress
+    rendering.write_bytes(b"ID3")
     assert sessions.prune(tmp_path) == 3
+    assert rendering.exists()
+    rendering.unlink()
     assert {p for p in folder.iterdir() if p.suffix == ".mp3"} == set(made[3:])
     assert sessions.stats(tmp_path) == (sessions.KEEP, 3 * sessions.KEEP)
     assert sessions.clear(tmp_path) == sessions.KEEP
